@@ -1,0 +1,13 @@
+"""ASGI config: one process serves WebSocket, long-polling and the REST API on one port."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+django_asgi_app = get_asgi_application()
+
+from realtime.asgi import build_application  # noqa: E402  (needs Django set up first)
+
+application = build_application(django_asgi_app)

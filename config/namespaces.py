@@ -1,0 +1,5 @@
+"""The namespace table of the Socket.IO server mounted at /socket.io/."""
+
+from realtime.routing import NamespaceRouter
+
+router = NamespaceRouter([])

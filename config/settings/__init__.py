@@ -1,0 +1,1 @@
+"""Settings package: `base` for every deployment, plus one module per special mode."""

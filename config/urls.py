@@ -1,0 +1,9 @@
+"""HTTP routes: the admin and the REST API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("emit_api.urls")),
+]

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class EmitApiConfig(AppConfig):
+    name = "emit_api"

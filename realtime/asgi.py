@@ -1,0 +1,69 @@
+"""The ASGI entry: Engine.IO servers at their mount paths, everything else to Django."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.routing import ProtocolTypeRouter
+from django.utils.module_loading import import_string
+
+from .conf import realtime_settings
+from .engineio.polling import handle_polling
+from .engineio.server import EngineServer, HandlerFactory
+from .engineio.session import Session
+from .engineio.websocket import handle_websocket
+from .routing import NamespaceRouter
+from .socketio.connection import SocketIOConnection
+
+ASGIApp = Any
+
+
+def engine_server_for(target: NamespaceRouter | HandlerFactory) -> EngineServer:
+    """A Socket.IO server for a namespace router, or a bare Engine.IO one for a handler factory."""
+    if isinstance(target, NamespaceRouter):
+
+        def socketio_handler(session: Session) -> SocketIOConnection:
+            return SocketIOConnection(session, target)
+
+        return EngineServer(socketio_handler)
+    return EngineServer(target)
+
+
+class MountRouter:
+    """Sends HTTP and WebSocket requests under a mount path to its Engine.IO server."""
+
+    def __init__(self, mounts: dict[str, EngineServer], fallback: ASGIApp | None) -> None:
+        self.mounts = [(path.rstrip("/"), server) for path, server in mounts.items()]
+        self.fallback = fallback
+
+    def server_for(self, path: str) -> EngineServer | None:
+        for prefix, server in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                return server
+        return None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        server = self.server_for(scope["path"])
+        if server is not None and scope["type"] == "http":
+            await handle_polling(server, scope, receive, send)
+        elif server is not None and scope["type"] == "websocket":
+            await handle_websocket(server, scope, receive, send)
+        elif self.fallback is not None:
+            await self.fallback(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+
+def build_application(django_app: ASGIApp) -> ASGIApp:
+    """The project's ASGI application: the mounts of `REALTIME["MOUNTS"]`, then Django."""
+    mounts = {
+        path: engine_server_for(import_string(target))
+        for path, target in realtime_settings.MOUNTS.items()
+    }
+    return ProtocolTypeRouter(
+        {
+            "http": MountRouter(mounts, django_app),
+            "websocket": MountRouter(mounts, None),
+        }
+    )

@@ -1,0 +1,38 @@
+"""The adapter's settings: `settings.REALTIME` over embedded defaults, read lazily."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "PING_INTERVAL_MS": 25_000,
+    "PING_TIMEOUT_MS": 20_000,
+    "MAX_PAYLOAD": 1_000_000,
+    "CONNECT_TIMEOUT_MS": 45_000,
+    "UPGRADE_TIMEOUT_MS": 10_000,
+    "CORS_ALLOWED_ORIGINS": ["*"],
+    # outgoing packets a session may hold for a client that does not read; past either
+    # bound the client is dropped instead of letting memory grow
+    "MAX_BUFFERED_PACKETS": 2_000,
+    "MAX_BUFFERED_BYTES": 8_000_000,
+    # binary attachments a single Socket.IO packet may announce
+    "MAX_ATTACHMENTS": 64,
+    "ACK_TIMEOUT_S": 10.0,
+    # seconds a process waits before leaving a channel-layer group its last socket left
+    "GROUP_DISCARD_DELAY_S": 2.0,
+    # seconds between refreshes of this process's group memberships (below group_expiry)
+    "GROUP_REFRESH_S": 3_600.0,
+    "MOUNTS": {"/socket.io/": "config.namespaces.router"},
+}
+
+
+class RealtimeSettings:
+    """Attribute access to `REALTIME[...]` with defaults, re-read on every access."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown realtime setting {name!r}")
+        return getattr(settings, "REALTIME", {}).get(name, DEFAULTS[name])
+
+
+realtime_settings = RealtimeSettings()

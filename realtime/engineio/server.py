@@ -1,0 +1,78 @@
+"""The Engine.IO server of one mount path: settings, the session table, handshakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..conf import realtime_settings
+from ..ids import new_sid
+from ..jsoncodec import dumps
+from .errors import HandshakeError
+from .session import Session, SessionHandler, Transport
+
+HandlerFactory = Callable[[Session], SessionHandler]
+
+
+def parse_query(scope: dict[str, Any]) -> dict[str, str]:
+    """The query string as single values (the first of repeated keys)."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class EngineServer:
+    """Creates sessions and finds them again by sid; the transports do the I/O."""
+
+    def __init__(self, handler_factory: HandlerFactory) -> None:
+        self.handler_factory = handler_factory
+        self.sessions: dict[str, Session] = {}
+        self.ping_interval_ms = int(realtime_settings.PING_INTERVAL_MS)
+        self.ping_timeout_ms = int(realtime_settings.PING_TIMEOUT_MS)
+        self.ping_interval_s = self.ping_interval_ms / 1000
+        self.ping_timeout_s = self.ping_timeout_ms / 1000
+        self.max_payload = int(realtime_settings.MAX_PAYLOAD)
+        self.upgrade_timeout_s = int(realtime_settings.UPGRADE_TIMEOUT_MS) / 1000
+        self.max_buffered_packets = int(realtime_settings.MAX_BUFFERED_PACKETS)
+        self.max_buffered_bytes = int(realtime_settings.MAX_BUFFERED_BYTES)
+        self.cors_allowed_origins = list(realtime_settings.CORS_ALLOWED_ORIGINS)
+
+    def check_query(self, query: dict[str, str], transport: str) -> HandshakeError | None:
+        """Validate `EIO` and `transport` the way the reference server does."""
+        if query.get("EIO") != "4":
+            return HandshakeError.UNSUPPORTED_PROTOCOL_VERSION
+        if query.get("transport") != transport:
+            return HandshakeError.UNKNOWN_TRANSPORT
+        return None
+
+    def create_session(self, scope: dict[str, Any], transport: Transport) -> Session:
+        """A registered session; the caller sends the handshake, then calls `start_session`."""
+        session = Session(self, new_sid(), scope, transport)
+        self.sessions[session.sid] = session
+        return session
+
+    def start_session(self, session: Session) -> None:
+        session.start(self.handler_factory(session))
+
+    def handshake_frame(self, session: Session) -> str:
+        upgrades = ["websocket"] if session.transport is Transport.POLLING else []
+        return "0" + dumps(
+            {
+                "sid": session.sid,
+                "upgrades": upgrades,
+                "pingInterval": self.ping_interval_ms,
+                "pingTimeout": self.ping_timeout_ms,
+                "maxPayload": self.max_payload,
+            }
+        )
+
+    def forget(self, session: Session) -> None:
+        if self.sessions.get(session.sid) is session:
+            del self.sessions[session.sid]

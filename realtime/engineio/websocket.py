@@ -1,0 +1,128 @@
+"""The WebSocket transport: a new session, or the probe-and-upgrade of a long-polling one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .cors import origin_allowed
+from .packets import EngineIOParseError, Frame, decode_packet
+from .server import EngineServer, header, parse_query
+from .session import Session, Transport
+
+logger = logging.getLogger(__name__)
+
+
+class WebSocketChannel:
+    """The ASGI send side of one WebSocket: frames out, and a single close."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self.closed = False
+
+    async def __call__(self, frame: Frame | None) -> None:
+        if self.closed:
+            return
+        if frame is None:
+            self.closed = True
+            await self._send({"type": "websocket.close", "code": 1000})
+        elif isinstance(frame, str):
+            await self._send({"type": "websocket.send", "text": frame})
+        else:
+            await self._send({"type": "websocket.send", "bytes": frame})
+
+
+async def handle_websocket(
+    server: EngineServer, scope: dict[str, Any], receive: Any, send: Any
+) -> None:
+    """ASGI entry for every WebSocket under the mount path."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    query = parse_query(scope)
+    if server.check_query(query, "websocket") is not None or not origin_allowed(
+        header(scope, b"origin"), server.cors_allowed_origins
+    ):
+        await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+        return
+    channel = WebSocketChannel(send)
+    sid = query.get("sid")
+    if sid is None:
+        await send({"type": "websocket.accept"})
+        session = server.create_session(scope, Transport.WEBSOCKET)
+        session.attach_websocket(channel)
+        session.send(server.handshake_frame(session))
+        server.start_session(session)
+        await _serve(session, channel, receive)
+        return
+    session = server.sessions.get(sid)
+    if session is None:
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send({"type": "websocket.accept"})
+    if not session.begin_probe(channel):
+        await channel(None)  # already upgraded, or another probe under way
+        await _drain_until_disconnect(receive)
+        return
+    if await _probe(session, channel, receive):
+        await _serve(session, channel, receive)
+
+
+async def _probe(session: Session, channel: WebSocketChannel, receive: Any) -> bool:
+    """Run the upgrade handshake (`2probe` -> `3probe`, then `5`); True once upgraded."""
+    deadline = asyncio.get_running_loop().time() + session.server.upgrade_timeout_s
+    try:
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            message = await asyncio.wait_for(receive(), max(remaining, 0.001))
+            if message["type"] == "websocket.disconnect":
+                return False
+            frame = _frame_of(message)
+            if frame == "2probe" and not session.upgrading:
+                await channel("3probe")
+                session.probe_succeeded()
+            elif frame == "5" and session.upgrading and session.is_open:
+                session.attach_websocket(channel)
+                return True
+            else:
+                break
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        session.end_probe(channel)
+    await channel(None)
+    await _drain_until_disconnect(receive)
+    return False
+
+
+async def _serve(session: Session, channel: WebSocketChannel, receive: Any) -> None:
+    """Read frames until the client disconnects; the session closes with the socket."""
+    max_payload = session.server.max_payload
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            session.close("transport close", notify_client=False)
+            return
+        if not session.is_open:
+            continue  # closing: ignore what is still in flight
+        frame = _frame_of(message)
+        if frame is None or len(frame) > max_payload:
+            session.close("transport error", notify_client=False)
+            continue
+        try:
+            session.receive_packet(decode_packet(frame))
+        except EngineIOParseError:
+            logger.debug("session %s: bad packet, closing", session.sid)
+            session.close("parse error", notify_client=False)
+
+
+def _frame_of(message: dict[str, Any]) -> Frame | None:
+    text = message.get("text")
+    if text is not None:
+        return text
+    return message.get("bytes")
+
+
+async def _drain_until_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "websocket.disconnect":
+        pass

@@ -1,0 +1,25 @@
+"""The one place that turns (namespace, room) into a channel-layer group name, and a process
+id into its hub channel name."""
+
+import hashlib
+import re
+
+_UNSAFE = re.compile(r"[^a-zA-Z\d\-_.]+")
+_READABLE_LENGTH = 40
+
+
+def group_name(namespace: str, room: str | None) -> str:
+    """A valid group name (`^[a-zA-Z\\d\\-_.]+$`, under 100 characters) for a room.
+
+    `room=None` names the namespace-wide group. A readable slug for debugging, then a digest of
+    the exact pair, so two rooms that slug alike never share a group.
+    """
+    raw = f"{namespace}\x00{'' if room is None else room}\x00{room is None}"
+    digest = hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
+    slug = _UNSAFE.sub("_", f"{namespace}.{room or '*'}")[:_READABLE_LENGTH]
+    return f"sio.{slug}.{digest}"
+
+
+def hub_channel(process_id: str) -> str:
+    """The channel a process's hub receives on; process ids are hex (see `ids`)."""
+    return f"sio.hub.{process_id}"

@@ -1,0 +1,22 @@
+"""Compact JSON as Socket.IO peers write it (no spaces), through orjson with a stdlib fallback."""
+
+import json
+from typing import Any
+
+import orjson
+
+
+def dumps(value: Any) -> str:
+    """Serialise to compact JSON text; integers beyond 64 bits fall back to the stdlib."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON; raises ValueError on anything that is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None

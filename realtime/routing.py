@@ -1,0 +1,49 @@
+"""The namespace table: namespace paths to consumer classes, in the spirit of Channels' URLRouter."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .namespace import NamespaceConsumer
+
+
+@dataclass(frozen=True)
+class NamespaceRoute:
+    pattern: re.Pattern[str]
+    consumer: type[NamespaceConsumer]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def namespace(path: str, consumer: type[NamespaceConsumer], **kwargs: Any) -> NamespaceRoute:
+    """An exact namespace path, e.g. `namespace("/v1/shared", SharedConsumer)`."""
+    if not path.startswith("/"):
+        raise ValueError(f"a namespace starts with '/': {path!r}")
+    return NamespaceRoute(re.compile(re.escape(path) + r"\Z"), consumer, kwargs)
+
+
+def re_namespace(pattern: str, consumer: type[NamespaceConsumer], **kwargs: Any) -> NamespaceRoute:
+    """A namespace pattern; named groups reach the consumer as `self.namespace_kwargs`."""
+    return NamespaceRoute(re.compile(pattern), consumer, kwargs)
+
+
+@dataclass(frozen=True)
+class ResolvedNamespace:
+    consumer: type[NamespaceConsumer]
+    kwargs: dict[str, Any]
+
+
+class NamespaceRouter:
+    """Finds the consumer class for a namespace; the first matching route wins."""
+
+    def __init__(self, routes: list[NamespaceRoute]) -> None:
+        self.routes = list(routes)
+
+    def resolve(self, path: str) -> ResolvedNamespace | None:
+        for route in self.routes:
+            match = route.pattern.fullmatch(path)
+            if match is not None:
+                return ResolvedNamespace(route.consumer, {**route.kwargs, **match.groupdict()})
+        return None

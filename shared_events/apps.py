@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SharedEventsConfig(AppConfig):
+    name = "shared_events"
