@@ -21,6 +21,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from .conf import realtime_settings
 from .groups import group_name, hub_channel
 from .ids import PROCESS_ID, owner_of
+from .tasks import spawn
 
 if TYPE_CHECKING:
     from .namespace import NamespaceConsumer
@@ -155,7 +156,7 @@ class Hub:
             if key in self.rooms or group not in self._groups:
                 return
             del self._groups[group]
-            asyncio.ensure_future(self._discard_group(group))
+            spawn(self._discard_group(group))
 
         loop = asyncio.get_running_loop()
         self._discards[group] = loop.call_later(
@@ -215,9 +216,11 @@ class Hub:
             "except_sids": exclude_sids,
             "frames": frames,
         }
-        groups = [group_name(namespace, None)] if rooms is None else [
-            group_name(namespace, room) for room in rooms
-        ]
+        groups = (
+            [group_name(namespace, None)]
+            if rooms is None
+            else [group_name(namespace, room) for room in rooms]
+        )
         await asyncio.gather(*(self._group_send(group, message) for group in groups))
         return delivered
 
@@ -295,7 +298,7 @@ class Hub:
     def sio_disconnect(self, message: dict[str, Any]) -> None:
         socket = self.sockets.get(message["sid"])
         if socket is not None:
-            asyncio.ensure_future(socket.disconnect())
+            spawn(socket.disconnect())
 
 
 _hub: Hub | None = None

@@ -167,7 +167,7 @@ class NamespaceConsumer:
         self.deliver(frames_for(Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id)))
         try:
             return await asyncio.wait_for(future, timeout or realtime_settings.ACK_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AckTimeout(f"no ack for {event!r}") from None
         finally:
             self._acks.pop(ack_id, None)

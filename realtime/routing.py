@@ -1,4 +1,4 @@
-"""The namespace table: namespace paths to consumer classes, in the spirit of Channels' URLRouter."""
+"""The namespace table: namespace paths to consumer classes, like Channels' URLRouter."""
 
 from __future__ import annotations
 

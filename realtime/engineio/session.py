@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..tasks import spawn
 from .packets import (
     CLOSE_FRAME,
     NOOP_FRAME,
@@ -109,7 +111,7 @@ class Session:
             self._queued_bytes = 0
         self._wake()
         if self._probe_send is not None:
-            asyncio.get_running_loop().create_task(self._probe_send(None))
+            spawn(self._probe_send(None))
         handler, self.handler = self.handler, None
         if handler is not None:
             try:

@@ -86,7 +86,7 @@ async def _probe(session: Session, channel: WebSocketChannel, receive: Any) -> b
                 return True
             else:
                 break
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         session.end_probe(channel)

@@ -1,0 +1,10 @@
+"""Test mode: the base settings with quick timeouts; the e2e fixtures set the rest by env."""
+
+from .base import *  # noqa: F403
+from .base import REALTIME
+
+REALTIME = {
+    **REALTIME,
+    "ACK_TIMEOUT_S": 5.0,
+    "GROUP_DISCARD_DELAY_S": 0.2,
+}

@@ -1,0 +1,57 @@
+"""Shared fixtures: real servers on free ports, a real redis-server."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import RedisServer, ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server_database() -> str:
+    """One migrated SQLite file shared by the session's servers."""
+    path = str(Path(tempfile.mkdtemp(prefix="gs-db-")) / "db.sqlite3")
+    ServerProcess(database=path).migrate()
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(server_database: str) -> Iterator[ServerProcess]:
+    """The service in test settings, in-memory channel layer, one process."""
+    process = ServerProcess(database=server_database).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def conformance_server(server_database: str) -> Iterator[ServerProcess]:
+    """The server in conformance settings (echo handlers, short ping timings)."""
+    process = ServerProcess("config.settings.conformance", database=server_database).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    redis = RedisServer().start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def server_factory(server_database: str) -> Iterator:
+    """Start extra servers (e.g. several processes on one redis); all stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    def start(settings: str = "config.settings.test", **env: str) -> ServerProcess:
+        process = ServerProcess(settings, env=env, database=server_database).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

@@ -1,0 +1,1 @@
+"""Helpers for tests that run real servers and real clients."""
