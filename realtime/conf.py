@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     # seconds between refreshes of this process's group memberships (below group_expiry)
     "GROUP_REFRESH_S": 3_600.0,
     "MOUNTS": {"/socket.io/": "config.namespaces.router"},
+    # the socket registry and presence (realtime.presence); off where no database is wanted
+    "REGISTRY": True,
+    "REGISTRY_FLUSH_S": 0.05,
+    "PRESENCE_GRACE_S": 5.0,
+    "PRESENCE_TTL_S": 60.0,
 }
 
 

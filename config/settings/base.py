@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "realtime",
+    "realtime.presence",
     "shared_events",
     "conversations",
     "prospects",

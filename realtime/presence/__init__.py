@@ -1,0 +1,1 @@
+"""Live sockets and user presence across every server instance."""
