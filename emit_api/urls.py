@@ -1,9 +1,16 @@
-"""REST API routes."""
+"""REST API routes (contract §8), the OpenAPI schema and its docs page."""
 
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
 
 urlpatterns = [
-    path("status", views.status_view, name="status"),
+    path("status", views.StatusView.as_view(), name="status"),
+    path("emit/account/<str:account_id>/<str:event>", views.EmitToAccountView.as_view()),
+    path("emit/room/<str:room>/<str:event>", views.EmitToRoomView.as_view()),
+    path("emit/<str:user_id>/<str:event>", views.EmitToUserView.as_view()),
+    path("online/<str:user_id>", views.OnlineView.as_view()),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

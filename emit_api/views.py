@@ -1,12 +1,104 @@
-"""Service health: `GET /status`."""
+"""The REST API's views: one per operation, each validating its input and calling one service."""
 
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from realtime.envelope import success
+from realtime.presence.selectors import user_online_state
+
+from . import serializers, services
+from .base import BaseInternalView
+
+NAMESPACE_PARAMETER = OpenApiParameter(
+    "namespace", str, enum=sorted(serializers.NAMESPACES), default="shared"
+)
+ANY_JSON = {"application/json": {"type": "object", "additionalProperties": True}}
 
 
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([])
-def status_view(request: Request) -> Response:
-    return Response({"success": True, "message": "General socket is running"})
+def delivered(count: int) -> Response:
+    return Response(success({"delivered": count}))
+
+
+class StatusView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Service health", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response({"success": True, "message": "General socket is running"})
+
+
+class EmitToUserView(BaseInternalView):
+    input_serializer_class = serializers.EmitToUserSerializer
+
+    @extend_schema(
+        summary="Emit an event to every socket of a user",
+        parameters=[NAMESPACE_PARAMETER],
+        request=ANY_JSON,
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def post(self, request: Request, user_id: str, event: str) -> Response:
+        target = self.validated_input(request, user_id=user_id, event=event)
+        count = async_to_sync(services.emit_to_user)(
+            user_id=target.validated_data["user_id"],
+            event=target.validated_data["event"],
+            payload=self.json_body(request),
+            namespace=target.validated_namespace(),
+        )
+        return delivered(count)
+
+
+class EmitToAccountView(BaseInternalView):
+    input_serializer_class = serializers.EmitToAccountSerializer
+
+    @extend_schema(
+        summary="Emit an event to every socket of an account",
+        parameters=[NAMESPACE_PARAMETER],
+        request=ANY_JSON,
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def post(self, request: Request, account_id: str, event: str) -> Response:
+        target = self.validated_input(request, account_id=account_id, event=event)
+        count = async_to_sync(services.emit_to_account)(
+            account_id=target.validated_data["account_id"],
+            event=target.validated_data["event"],
+            payload=self.json_body(request),
+            namespace=target.validated_namespace(),
+        )
+        return delivered(count)
+
+
+class EmitToRoomView(BaseInternalView):
+    input_serializer_class = serializers.EmitToRoomSerializer
+
+    @extend_schema(
+        summary="Emit an event to a room",
+        parameters=[NAMESPACE_PARAMETER],
+        request=ANY_JSON,
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def post(self, request: Request, room: str, event: str) -> Response:
+        target = self.validated_input(request, room=room, event=event)
+        count = async_to_sync(services.emit_to_room)(
+            room=target.validated_data["room"],
+            event=target.validated_data["event"],
+            payload=self.json_body(request),
+            namespace=target.validated_namespace(),
+        )
+        return delivered(count)
+
+
+class OnlineView(BaseInternalView):
+    input_serializer_class = serializers.OnlineSerializer
+
+    @extend_schema(summary="A user's presence", responses={200: serializers.OnlineStateSerializer})
+    def get(self, request: Request, user_id: str) -> Response:
+        target = self.validated_input(request, user_id=user_id)
+        state = user_online_state(uid=target.validated_data["user_id"])
+        return Response({"online": state.online, "status": state.status, "sockets": state.sockets})

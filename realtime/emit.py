@@ -10,7 +10,10 @@ from asgiref.sync import async_to_sync
 
 from .hub import get_hub
 from .namespace import frames_for
+from .presence.instances import live_instances
 from .socketio.packets import Packet, PacketType
+
+COUNT_TIMEOUT_S = 0.5
 
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
@@ -34,6 +37,26 @@ async def emit(
     frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
     rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
     return await get_hub().broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids))
+
+
+async def emit_counted(
+    event: str,
+    *args: Any,
+    namespace: str = "/",
+    to: str | Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> int:
+    """Emit like `emit`, and count the sockets it targets on every live instance."""
+    delivered = await emit(event, *args, namespace=namespace, to=to, exclude=exclude)
+    hub = get_hub()
+    if hub.layer is None:
+        return delivered
+    rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
+    instances = await live_instances()
+    remote = await hub.count_remote(
+        instances, namespace, rooms, list(exclude), [], timeout=COUNT_TIMEOUT_S
+    )
+    return delivered + remote
 
 
 async def emit_to_sid(event: str, *args: Any, sid: str, namespace: str = "/") -> bool:

@@ -285,6 +285,52 @@ class Hub:
         if socket is not None:
             socket.deliver(message["frames"])
 
+    async def count_remote(
+        self,
+        instances: list[str],
+        namespace: str,
+        rooms: list[str] | None,
+        exclude_rooms: list[str],
+        exclude_sids: list[str],
+        timeout: float,
+    ) -> int:
+        """Ask other processes how many of their sockets a broadcast targets; sum the replies
+        that arrive within `timeout` (a process that died answers nothing)."""
+        others = [instance for instance in instances if instance != PROCESS_ID]
+        if self.layer is None or not others:
+            return 0
+        reply_to = await self.layer.new_channel()
+        query = {
+            "type": "sio.count",
+            "reply_to": reply_to,
+            "ns": namespace,
+            "rooms": rooms,
+            "except_rooms": exclude_rooms,
+            "except_sids": exclude_sids,
+        }
+        await asyncio.gather(
+            *(self.layer.send(hub_channel(other), query) for other in others),
+            return_exceptions=True,
+        )
+        total = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for _ in others:
+            try:
+                reply = await asyncio.wait_for(
+                    self.layer.receive(reply_to), max(deadline - loop.time(), 0.001)
+                )
+            except TimeoutError:
+                break
+            total += int(reply.get("n", 0))
+        return total
+
+    def sio_count(self, message: dict[str, Any]) -> None:
+        targets = self.local_targets(
+            message["ns"], message["rooms"], message["except_rooms"], message["except_sids"]
+        )
+        spawn(self.layer.send(message["reply_to"], {"type": "sio.count_reply", "n": len(targets)}))
+
     async def disconnect_sid(self, sid: str) -> None:
         """Disconnect one socket wherever it lives."""
         socket = self.sockets.get(sid)

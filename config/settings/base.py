@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -21,6 +21,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "realtime",
     "realtime.presence",
     "shared_events",
@@ -110,7 +112,36 @@ REALTIME = {
     "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000),
     "CORS_ALLOWED_ORIGINS": env_list("CORS_ALLOWED_ORIGINS", "*"),
     "MOUNTS": {"/socket.io/": "config.namespaces.router"},
+    # socket authentication (contract §2); without JWT_SECRET the server starts only in DEBUG
+    "JWT_SECRET": env_str("JWT_SECRET"),
+    "JWT_ALGORITHMS": env_list("JWT_ALGORITHMS", "HS256"),
+    "JWT_LEEWAY_S": env_float("JWT_LEEWAY_S", 5.0),
+    "JWT_AUDIENCE": env_str("JWT_AUDIENCE") or None,
+    "JWT_ISSUER": env_str("JWT_ISSUER") or None,
 }
+
+# the internal REST API: callers present `x-internal-key`; several comma-separated keys are
+# accepted during a rotation window. Unset: loopback clients only.
+INTERNAL_API_KEYS = env_list("INTERNAL_API_KEY")
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "emit_api.exceptions.envelope_exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["emit_api.permissions.InternalAccess"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "general-socket REST API",
+    "DESCRIPTION": "Emit Socket.IO events to users, accounts and rooms; presence; health.",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+# a REST emit body may be as large as a Socket.IO packet, and no larger
+DATA_UPLOAD_MAX_MEMORY_SIZE = REALTIME["MAX_PAYLOAD"] + 1024
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {

@@ -1,0 +1,72 @@
+"""Input serializers of the REST API: targets, event names, namespaces."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from realtime.emit import RESERVED_EVENTS
+
+NAMESPACES = {
+    "conversation": "/v1/conversation",
+    "live": "/v1/conversation/live",
+    "shared": "/v1/shared",
+}
+MAX_NAME_LENGTH = 128
+
+
+def validate_event_name(value: str) -> str:
+    if value in RESERVED_EVENTS:
+        raise serializers.ValidationError(f"'{value}' is reserved by Socket.IO")
+    return value
+
+
+class EventNameField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_NAME_LENGTH, validators=[validate_event_name], **kwargs)
+
+
+class TargetField(serializers.CharField):
+    """A user id, account id, room or job id taken from the path."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, **kwargs)
+
+
+class NamespaceQuerySerializer(serializers.Serializer):
+    namespace = serializers.ChoiceField(choices=sorted(NAMESPACES), default="shared")
+
+    def validated_namespace(self) -> str:
+        return NAMESPACES[self.validated_data["namespace"]]
+
+
+class EmitToUserSerializer(NamespaceQuerySerializer):
+    user_id = TargetField()
+    event = EventNameField()
+
+
+class EmitToAccountSerializer(NamespaceQuerySerializer):
+    account_id = TargetField()
+    event = EventNameField()
+
+
+class EmitToRoomSerializer(NamespaceQuerySerializer):
+    room = TargetField()
+    event = EventNameField()
+
+
+class OnlineSerializer(serializers.Serializer):
+    user_id = TargetField()
+
+
+class DeliveredSerializer(serializers.Serializer):
+    """The answer of every emit: the envelope with `data.delivered`."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    data = serializers.DictField()
+
+
+class OnlineStateSerializer(serializers.Serializer):
+    online = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["active", "away", "inactive"])
+    sockets = serializers.IntegerField()
