@@ -12,6 +12,7 @@ from .engineio.polling import handle_polling
 from .engineio.server import EngineServer, HandlerFactory
 from .engineio.session import Session
 from .engineio.websocket import handle_websocket
+from .hub import get_hub
 from .routing import NamespaceRouter
 from .socketio.connection import SocketIOConnection
 
@@ -43,6 +44,7 @@ class MountRouter:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        get_hub().bind_loop()
         server = self.server_for(scope["path"])
         if server is not None and scope["type"] == "http":
             await handle_polling(server, scope, receive, send)

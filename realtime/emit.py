@@ -3,15 +3,20 @@ management command, another process. One encode per call; the hub does the fan-o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.db import transaction
 
 from .hub import get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
 from .socketio.packets import Packet, PacketType
+from .tasks import spawn
 
 COUNT_TIMEOUT_S = 0.5
 
@@ -73,3 +78,66 @@ async def disconnect_sid(sid: str) -> None:
 emit_sync = async_to_sync(emit)
 emit_to_sid_sync = async_to_sync(emit_to_sid)
 disconnect_sid_sync = async_to_sync(disconnect_sid)
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """An emit a service asked for, as `capture_emits()` records it."""
+
+    event: str
+    args: tuple[Any, ...]
+    namespace: str
+    to: str | tuple[str, ...] | None
+    exclude: tuple[str, ...]
+
+
+_recorders: list[list[Emitted]] = []
+
+
+def emit_on_commit(
+    event: str,
+    *args: Any,
+    namespace: str,
+    to: str | Iterable[str] | None,
+    exclude: Iterable[str] = (),
+) -> None:
+    """From sync service code: emit once the current transaction commits (at once outside one).
+
+    Clients never hear of a row that was rolled back. The emit runs on the server's event loop
+    and never blocks the caller; emits scheduled in one thread start in the order asked.
+    """
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved Socket.IO event name")
+    emitted = Emitted(
+        event, args, namespace, to if isinstance(to, str | None) else tuple(to), tuple(exclude)
+    )
+    transaction.on_commit(lambda: _schedule(emitted))
+
+
+def _schedule(emitted: Emitted) -> None:
+    for recorder in _recorders:
+        recorder.append(emitted)
+    loop = get_hub().loop
+    if loop is None or loop.is_closed():
+        return  # no server runs in this process (a management command, a unit test)
+    coro_args = (emitted.event, *emitted.args)
+    kwargs = {"namespace": emitted.namespace, "to": emitted.to, "exclude": emitted.exclude}
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        spawn(emit(*coro_args, **kwargs))
+    else:
+        loop.call_soon_threadsafe(lambda: spawn(emit(*coro_args, **kwargs)))
+
+
+@contextlib.contextmanager
+def capture_emits() -> Iterator[list[Emitted]]:
+    """Record every `emit_on_commit` that fires inside the block (for service tests)."""
+    recorded: list[Emitted] = []
+    _recorders.append(recorded)
+    try:
+        yield recorded
+    finally:
+        _recorders.remove(recorded)

@@ -47,6 +47,12 @@ class Hub:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._listener: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
+
+    def bind_loop(self) -> None:
+        """Remember the server's event loop, so sync code in other threads can emit on it."""
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
 
     # ----- the layer -----------------------------------------------------------------
 
