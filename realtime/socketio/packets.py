@@ -115,8 +115,8 @@ def decode(text: str, *, max_attachments: int = 64) -> Packet:
         count = text[pos:dash] if dash > 0 else ""
         if not count.isdigit() or not count.isascii():
             raise SocketIOParseError("bad attachment count")
-        attachments = int(count)
-        if not 0 < attachments <= max_attachments:
+        attachments = _bounded_int(count, max_attachments, "attachment count")
+        if attachments == 0:
             raise SocketIOParseError("attachment count out of range")
         pos = dash + 1
     namespace = "/"
@@ -130,9 +130,7 @@ def decode(text: str, *, max_attachments: int = 64) -> Packet:
     while pos < len(text) and "0" <= text[pos] <= "9":
         pos += 1
     if pos > start:
-        ack_id = int(text[start:pos])
-        if ack_id > MAX_ACK_ID:
-            raise SocketIOParseError("ack id out of range")
+        ack_id = _bounded_int(text[start:pos], MAX_ACK_ID, "ack id")
     data = None
     if pos < len(text):
         try:
@@ -165,15 +163,35 @@ def _check_payload(kind: PacketType, data: Any, ack_id: int | None) -> None:
         raise SocketIOParseError(f"invalid payload for {kind.name}")
 
 
+def _bounded_int(digits: str, limit: int, what: str) -> int:
+    """ASCII digits as an int no larger than `limit`.
+
+    The length check comes first: `int()` of more than 4300 digits raises a plain ValueError.
+    """
+    if len(digits) > len(str(limit)) or int(digits) > limit:
+        raise SocketIOParseError(f"{what} out of range")
+    return int(digits)
+
+
 def reconstruct(data: Any, binary: list[bytes]) -> Any:
-    """Put the binary attachments back in place of their placeholders."""
+    """Put the binary attachments back in place of their placeholders.
+
+    JSON may nest deeper (orjson allows 1024 levels) than Python's recursion limit.
+    """
+    try:
+        return _reconstruct(data, binary)
+    except RecursionError:
+        raise SocketIOParseError("binary packet nested too deeply") from None
+
+
+def _reconstruct(data: Any, binary: list[bytes]) -> Any:
     if isinstance(data, list):
-        return [reconstruct(item, binary) for item in data]
+        return [_reconstruct(item, binary) for item in data]
     if isinstance(data, dict):
         if data.get("_placeholder") is True and "num" in data:
             num = data["num"]
             if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < len(binary):
                 raise SocketIOParseError("placeholder out of range")
             return binary[num]
-        return {key: reconstruct(value, binary) for key, value in data.items()}
+        return {key: _reconstruct(value, binary) for key, value in data.items()}
     return data
