@@ -2,9 +2,10 @@
 id into its hub channel name."""
 
 import hashlib
+import json
 import re
 
-_UNSAFE = re.compile(r"[^a-zA-Z\d\-_.]+")
+_UNSAFE = re.compile(r"[^a-zA-Z0-9\-_.]+")  # ASCII digits only: `\d` is any Unicode digit
 _READABLE_LENGTH = 40
 
 
@@ -12,9 +13,10 @@ def group_name(namespace: str, room: str | None) -> str:
     """A valid group name (`^[a-zA-Z\\d\\-_.]+$`, under 100 characters) for a room.
 
     `room=None` names the namespace-wide group. A readable slug for debugging, then a digest of
-    the exact pair, so two rooms that slug alike never share a group.
+    the exact pair, so two rooms that slug alike never share a group. The pair is digested as
+    JSON: unambiguous whatever the names contain (NUL, lone surrogates), and None is not "".
     """
-    raw = f"{namespace}\x00{'' if room is None else room}\x00{room is None}"
+    raw = json.dumps([namespace, room])
     digest = hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
     slug = _UNSAFE.sub("_", f"{namespace}.{room or '*'}")[:_READABLE_LENGTH]
     return f"sio.{slug}.{digest}"
