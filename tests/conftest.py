@@ -10,6 +10,9 @@ import pytest
 
 from tests.support.servers import RedisServer, ServerProcess
 
+# the adapter's own end-to-end tests: the test-only namespaces of tests.support.namespaces
+ADAPTER_SETTINGS = "tests.support.settings_adapter"
+
 
 @pytest.fixture(scope="session")
 def server_database() -> str:
@@ -33,6 +36,31 @@ def conformance_server(server_database: str) -> Iterator[ServerProcess]:
     process = ServerProcess("config.settings.conformance", database=server_database).start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def adapter_server(server_database: str) -> Iterator[ServerProcess]:
+    """The test-only namespaces, in-memory channel layer, one process."""
+    process = ServerProcess(ADAPTER_SETTINGS, database=server_database).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def adapter_cluster(
+    redis_server: RedisServer, server_database: str
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """Two processes with the test-only namespaces, sharing rooms through one redis."""
+    env = {"REDIS_URL": redis_server.url}
+    first = ServerProcess(ADAPTER_SETTINGS, env=env, database=server_database).start()
+    try:
+        second = ServerProcess(ADAPTER_SETTINGS, env=env, database=server_database).start()
+    except Exception:
+        first.stop()
+        raise
+    yield first, second
+    second.stop()
+    first.stop()
 
 
 @pytest.fixture(scope="session")
