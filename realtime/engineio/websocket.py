@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from .backlog import pending_bytes, transport_of
 from .cors import origin_allowed
 from .packets import EngineIOParseError, Frame, decode_packet
 from .server import EngineServer, header, parse_query
@@ -14,11 +15,17 @@ from .session import Session, Transport
 logger = logging.getLogger(__name__)
 
 
+class SlowClient(Exception):
+    """The client stopped reading: the server's buffer for it passed the limit."""
+
+
 class WebSocketChannel:
     """The ASGI send side of one WebSocket: frames out, and a single close."""
 
-    def __init__(self, send: Any) -> None:
+    def __init__(self, send: Any, max_backlog: int) -> None:
         self._send = send
+        self._transport = transport_of(send)
+        self._max_backlog = max_backlog
         self.closed = False
 
     async def __call__(self, frame: Frame | None) -> None:
@@ -27,7 +34,12 @@ class WebSocketChannel:
         if frame is None:
             self.closed = True
             await self._send({"type": "websocket.close", "code": 1000})
-        elif isinstance(frame, str):
+            return
+        if pending_bytes(self._transport) > self._max_backlog:
+            self.closed = True
+            await self._send({"type": "websocket.close", "code": 1008})
+            raise SlowClient()
+        if isinstance(frame, str):
             await self._send({"type": "websocket.send", "text": frame})
         else:
             await self._send({"type": "websocket.send", "bytes": frame})
@@ -45,7 +57,7 @@ async def handle_websocket(
     ):
         await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
         return
-    channel = WebSocketChannel(send)
+    channel = WebSocketChannel(send, server.max_buffered_bytes)
     sid = query.get("sid")
     if sid is None:
         await send({"type": "websocket.accept"})
@@ -106,7 +118,7 @@ async def _serve(session: Session, channel: WebSocketChannel, receive: Any) -> N
         if not session.is_open:
             continue  # closing: ignore what is still in flight
         frame = _frame_of(message)
-        if frame is None or len(frame) > max_payload:
+        if frame is None or _too_large(frame, max_payload):
             session.close("transport error", notify_client=False)
             continue
         try:
@@ -114,6 +126,18 @@ async def _serve(session: Session, channel: WebSocketChannel, receive: Any) -> N
         except EngineIOParseError:
             logger.debug("session %s: bad packet, closing", session.sid)
             session.close("parse error", notify_client=False)
+
+
+def _too_large(frame: Frame, limit: int) -> bool:
+    """maxPayload counts bytes, as on long-polling: a text frame by its UTF-8 length.
+
+    A text frame of at most `limit / 4` characters cannot be over, so it is not encoded.
+    """
+    if len(frame) > limit:
+        return True
+    if isinstance(frame, bytes) or len(frame) * 4 <= limit:
+        return False
+    return len(frame.encode("utf-8", "surrogatepass")) > limit
 
 
 def _frame_of(message: dict[str, Any]) -> Frame | None:
