@@ -14,7 +14,7 @@ DEFAULTS: dict[str, Any] = {
     # outgoing packets a session may hold for a client that does not read; past either
     # bound the client is dropped instead of letting memory grow
     "MAX_BUFFERED_PACKETS": 2_000,
-    "MAX_BUFFERED_BYTES": 8_000_000,
+    "MAX_BUFFERED_BYTES": 2_000_000,
     # binary attachments a single Socket.IO packet may announce
     "MAX_ATTACHMENTS": 64,
     "ACK_TIMEOUT_S": 10.0,
@@ -28,6 +28,23 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_FLUSH_S": 0.05,
     "PRESENCE_GRACE_S": 5.0,
     "PRESENCE_TTL_S": 60.0,
+    # socket authentication: HMAC secret, accepted algorithms, clock leeway, optional claims
+    "JWT_SECRET": "",
+    "JWT_ALGORITHMS": ["HS256"],
+    "JWT_LEEWAY_S": 5.0,
+    "JWT_AUDIENCE": None,
+    "JWT_ISSUER": None,
+    # a longer token is refused before it is parsed
+    "JWT_MAX_LENGTH": 8_192,
+    # push (realtime.push): "firebase" | "log" | "memory"; "" = firebase with FCM_CREDENTIALS
+    "PUSH_BACKEND": "",
+    # path to a Firebase service-account JSON
+    "FCM_CREDENTIALS": "",
+    # tests only: where FCM requests go instead of https://fcm.googleapis.com
+    "FCM_API_BASE": "",
+    # users pushed to at once per process, and the HTTP timeout of one FCM call
+    "PUSH_CONCURRENCY": 8,
+    "PUSH_TIMEOUT_S": 10.0,
 }
 
 

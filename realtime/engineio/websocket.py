@@ -15,6 +15,10 @@ from .session import Session, Transport
 logger = logging.getLogger(__name__)
 
 
+# an application close code (autobahn, hence daphne, accepts only 1000 and 3000-4999)
+SLOW_CLIENT_CLOSE_CODE = 4008
+
+
 class SlowClient(Exception):
     """The client stopped reading: the server's buffer for it passed the limit."""
 
@@ -37,7 +41,7 @@ class WebSocketChannel:
             return
         if pending_bytes(self._transport) > self._max_backlog:
             self.closed = True
-            await self._send({"type": "websocket.close", "code": 1008})
+            await self._send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
             raise SlowClient()
         if isinstance(frame, str):
             await self._send({"type": "websocket.send", "text": frame})
