@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "realtime",
     "realtime.presence",
+    "realtime.push",
     "shared_events",
     "conversations",
     "prospects",

@@ -1,0 +1,1 @@
+"""Push notifications to users' devices (FCM), for users with no live socket."""
