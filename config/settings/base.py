@@ -119,6 +119,13 @@ REALTIME = {
     "JWT_LEEWAY_S": env_float("JWT_LEEWAY_S", 5.0),
     "JWT_AUDIENCE": env_str("JWT_AUDIENCE") or None,
     "JWT_ISSUER": env_str("JWT_ISSUER") or None,
+    # push (contract §5): PUSH_BACKEND firebase|log|memory; empty picks firebase when
+    # FCM_CREDENTIALS is set, else log. FCM_API_BASE points FCM at a local stand-in (tests)
+    "PUSH_BACKEND": env_str("PUSH_BACKEND"),
+    "FCM_CREDENTIALS": env_str("FCM_CREDENTIALS"),
+    "FCM_API_BASE": env_str("FCM_API_BASE"),
+    "PUSH_CONCURRENCY": env_int("PUSH_CONCURRENCY", 8),
+    "PUSH_TIMEOUT_S": env_float("PUSH_TIMEOUT_S", 10.0),
 }
 
 # the internal REST API: callers present `x-internal-key`; several comma-separated keys are
