@@ -1,0 +1,105 @@
+"""Offline push: notify the users who have no live socket anywhere, off the caller's path.
+
+`schedule_offline_push` returns at once; a background task checks each user's sockets and
+pushes in worker threads (never the one thread Django's async-to-sync calls share), a few
+users at a time. Failures are logged, never raised to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from ..conf import realtime_settings
+from ..presence.selectors import user_has_live_socket
+from ..tasks import spawn
+from .backends import fcm_data
+from .services import push_to_user
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+BODY_MAX = 1_000
+
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def push_title_body(
+    payload: Any, *, default_title: str = "", default_body: str = ""
+) -> tuple[str, str]:
+    """Title and body from the payload's `title` / `message` when present, else the defaults.
+
+    `message` may be the text itself or a message object with a `content` string.
+    """
+    payload = payload if isinstance(payload, Mapping) else {}
+    title = payload.get("title")
+    message = payload.get("message")
+    if isinstance(message, Mapping):
+        message = message.get("content")
+    title = title if isinstance(title, str) and title.strip() else default_title
+    body = message if isinstance(message, str) and message.strip() else default_body
+    return _clip(title.strip(), TITLE_MAX), _clip(body.strip(), BODY_MAX)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def schedule_offline_push(
+    uids: Iterable[str], *, title: str, body: str, data: Mapping[str, Any] | None = None
+) -> asyncio.Task[None] | None:
+    """Push to each of `uids` that has no live socket on any instance, in the background.
+
+    Call from async code; returns the background task at once (None when nothing to do).
+    """
+    targets = list(dict.fromkeys(str(uid) for uid in uids if uid))
+    if not targets:
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a sync caller
+        logger.error("offline push needs a running event loop; %d user(s) skipped", len(targets))
+        return None
+    try:
+        strings = fcm_data(data)  # copied now: the caller may reuse its payload
+    except ValueError:  # e.g. a circular structure
+        logger.exception("offline push: data not serializable, sent without it")
+        strings = {}
+    return spawn(_push_offline(targets, title=title, body=body, data=strings))
+
+
+async def _push_offline(uids: list[str], *, title: str, body: str, data: dict[str, str]) -> None:
+    await asyncio.gather(
+        *(_push_if_offline(uid, title=title, body=body, data=data) for uid in uids)
+    )
+
+
+async def _push_if_offline(uid: str, *, title: str, body: str, data: dict[str, str]) -> None:
+    async with _semaphore():
+        try:
+            if await database_sync_to_async(user_has_live_socket, thread_sensitive=False)(uid=uid):
+                return
+            outcome = await database_sync_to_async(push_to_user, thread_sensitive=False)(
+                uid=uid, title=title, body=body, data=data
+            )
+        except Exception:
+            logger.exception("offline push to user %s failed", uid)
+            return
+    if outcome.removed or outcome.failed:
+        logger.info("offline push to user %s: %s", uid, outcome)
+
+
+def _semaphore() -> asyncio.Semaphore:
+    """The running loop's bound on pushes in flight (`REALTIME["PUSH_CONCURRENCY"]`)."""
+    loop = asyncio.get_running_loop()
+    semaphore = _semaphores.get(loop)
+    if semaphore is None:
+        semaphore = _semaphores[loop] = asyncio.Semaphore(int(realtime_settings.PUSH_CONCURRENCY))
+    return semaphore
