@@ -18,17 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .conf import realtime_settings
+from .envelope import AckError
 from .hub import get_hub
 from .ids import new_sid
+from .permissions import authorize
 from .socketio.packets import Packet, PacketType, encode
 
 if TYPE_CHECKING:
+    from .identity import Identity
+    from .permissions import BasePermission
     from .socketio.connection import SocketIOConnection
 
 logger = logging.getLogger(__name__)
@@ -89,6 +94,10 @@ class NamespaceConsumer:
     """One client socket on one namespace."""
 
     handlers: ClassVar[dict[str, str]] = {}
+    # who may connect (realtime.permissions); none: anyone, and no token is even looked at
+    permission_classes: ClassVar[list[type[BasePermission] | BasePermission]] = []
+    identity: Identity | None = None  # set by authentication; None for anonymous sockets
+    _expiry_timer: asyncio.TimerHandle | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -205,10 +214,14 @@ class NamespaceConsumer:
 
     async def _connect(self, auth: dict[str, Any]) -> None:
         try:
+            await authorize(self, auth)
             await get_hub().join(self, None)
             await self.on_connect(auth)
         except ConnectionRefused as refusal:
             self._refuse(refusal.payload())
+            return
+        except AckError as error:  # authentication, permissions or on_connect said no
+            self._refuse({"message": error.code, "data": {"errno": error.errno}})
             return
         except Exception:
             logger.exception("%s: on_connect failed", self.namespace)
@@ -221,6 +234,20 @@ class NamespaceConsumer:
         self.connection.namespace_connected()
         held, self._held = self._held, []
         self.connection.session.send_many(held)
+        self._watch_token_expiry()
+
+    def _watch_token_expiry(self) -> None:
+        expires_at = self.identity.expires_at if self.identity is not None else None
+        if expires_at is not None:
+            delay = max(0.0, expires_at - time.time())
+            loop = asyncio.get_running_loop()
+            self._expiry_timer = loop.call_later(delay, self._enqueue, self._token_expired)
+
+    async def _token_expired(self) -> None:
+        """The token ran out: tell the client, then leave the namespace (it may reconnect)."""
+        if self.connected:
+            await self.emit("token_expired", {"message": "TOKEN_EXPIRED", "data": {"errno": 401}})
+            await self.disconnect()
 
     def _refuse(self, payload: dict[str, Any]) -> None:
         if self.state is SocketState.CONNECTING:
@@ -265,6 +292,8 @@ class NamespaceConsumer:
             return
         was_connected = self.state is SocketState.CONNECTED
         self.state = SocketState.DISCONNECTED
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
         self._forget()
         for future in self._acks.values():
             if not future.done():
