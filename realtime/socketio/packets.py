@@ -168,9 +168,10 @@ def _bounded_int(digits: str, limit: int, what: str) -> int:
 
     The length check comes first: `int()` of more than 4300 digits raises a plain ValueError.
     """
-    if len(digits) > len(str(limit)) or int(digits) > limit:
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)) or int(significant) > limit:
         raise SocketIOParseError(f"{what} out of range")
-    return int(digits)
+    return int(significant)
 
 
 def reconstruct(data: Any, binary: list[bytes]) -> Any:

@@ -232,6 +232,12 @@ def test_attachment_limit_is_configurable() -> None:
     with pytest.raises(SocketIOParseError):
         decode(wire, max_attachments=2)
     assert decode('564-["e"]').attachments == 64
+    assert decode("5" + "0" * 5000 + '64-["e"]').attachments == 64  # leading zeros are fine
+
+
+def test_ack_ids_with_leading_zeros() -> None:
+    assert decode('2007["e"]').id == 7
+    assert decode("3" + "0" * 5000 + "1[]").id == 1
 
 
 @pytest.mark.parametrize(
