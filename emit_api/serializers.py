@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from leadfinder.events import SCRAPER_EVENTS
+from leadfinder.serializers import JobIdField
 from realtime.emit import RESERVED_EVENTS
 
 NAMESPACES = {
@@ -56,6 +58,11 @@ class EmitToRoomSerializer(NamespaceQuerySerializer):
 
 class OnlineSerializer(serializers.Serializer):
     user_id = TargetField()
+
+
+class LeadFinderEventSerializer(serializers.Serializer):
+    job_id = JobIdField()
+    event = serializers.ChoiceField(choices=SCRAPER_EVENTS)
 
 
 class DeliveredSerializer(serializers.Serializer):

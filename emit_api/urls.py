@@ -11,6 +11,7 @@ urlpatterns = [
     path("emit/room/<str:room>/<str:event>", views.EmitToRoomView.as_view()),
     path("emit/<str:user_id>/<str:event>", views.EmitToUserView.as_view()),
     path("online/<str:user_id>", views.OnlineView.as_view()),
+    path("lead-finder/<str:job_id>/<str:event>", views.LeadFinderEventView.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

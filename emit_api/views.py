@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadfinder import services as leadfinder_services
+from leadfinder.serializers import scraper_payload
 from realtime.envelope import success
 from realtime.presence.selectors import user_online_state
 
@@ -90,6 +92,24 @@ class EmitToRoomView(BaseInternalView):
             event=target.validated_data["event"],
             payload=self.json_body(request),
             namespace=target.validated_namespace(),
+        )
+        return delivered(count)
+
+
+class LeadFinderEventView(BaseInternalView):
+    input_serializer_class = serializers.LeadFinderEventSerializer
+
+    @extend_schema(
+        summary="Relay a scraper event to a lead-finder job's watchers",
+        request=ANY_JSON,
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def post(self, request: Request, job_id: str, event: str) -> Response:
+        target = self.validated_input(request, job_id=job_id, event=event).validated_data
+        body = self.json_body(request, require_object=True)
+        payload = scraper_payload(target["event"], body, job_id=target["job_id"])
+        count = async_to_sync(leadfinder_services.scraper_event_relay)(
+            event=target["event"], payload=payload
         )
         return delivered(count)
 
