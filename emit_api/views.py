@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadfinder import events as leadfinder_events
 from leadfinder import services as leadfinder_services
 from leadfinder.serializers import scraper_payload
 from realtime.envelope import success
@@ -20,6 +21,10 @@ from .base import BaseInternalView
 NAMESPACE_PARAMETER = OpenApiParameter(
     "namespace", str, enum=sorted(serializers.NAMESPACES), default="shared"
 )
+LEAD_FINDER_PARAMETERS = [
+    OpenApiParameter("job_id", str, "path", pattern=r"^[A-Za-z0-9_-]{1,64}$"),
+    OpenApiParameter("event", str, "path", enum=list(leadfinder_events.SCRAPER_EVENTS)),
+]
 ANY_JSON = {"application/json": {"type": "object", "additionalProperties": True}}
 
 
@@ -101,6 +106,7 @@ class LeadFinderEventView(BaseInternalView):
 
     @extend_schema(
         summary="Relay a scraper event to a lead-finder job's watchers",
+        parameters=LEAD_FINDER_PARAMETERS,
         request=ANY_JSON,
         responses={200: serializers.DeliveredSerializer},
     )
