@@ -14,6 +14,7 @@ from leadfinder import services as leadfinder_services
 from leadfinder.serializers import scraper_payload
 from realtime.envelope import success
 from realtime.presence.selectors import user_online_state
+from realtime.shutdown import is_shutting_down
 
 from . import serializers, services
 from .base import BaseInternalView
@@ -36,8 +37,13 @@ class StatusView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Service health", responses={200: dict})
+    @extend_schema(
+        summary="Service health (503 SHUTTING_DOWN while stopping)", responses={200: dict}
+    )
     def get(self, request: Request) -> Response:
+        if is_shutting_down():
+            body = {"success": False, "errno": 503, "message": "SHUTTING_DOWN"}
+            return Response(body, status=503)
         return Response({"success": True, "message": "General socket is running"})
 
 

@@ -7,7 +7,9 @@ from typing import Any
 from channels.routing import ProtocolTypeRouter
 from django.utils.module_loading import import_string
 
+from . import shutdown
 from .conf import realtime_settings
+from .engineio import forwarding
 from .engineio.polling import handle_polling
 from .engineio.server import EngineServer, HandlerFactory
 from .engineio.session import Session
@@ -19,15 +21,19 @@ from .socketio.connection import SocketIOConnection
 ASGIApp = Any
 
 
-def engine_server_for(target: NamespaceRouter | HandlerFactory) -> EngineServer:
-    """A Socket.IO server for a namespace router, or a bare Engine.IO one for a handler factory."""
+def engine_server_for(target: NamespaceRouter | HandlerFactory, mount: str) -> EngineServer:
+    """A Socket.IO server for a namespace router, or a bare Engine.IO one for a handler factory;
+    registered with the hub so other processes can forward requests of its sessions."""
     if isinstance(target, NamespaceRouter):
 
         def socketio_handler(session: Session) -> SocketIOConnection:
             return SocketIOConnection(session, target)
 
-        return EngineServer(socketio_handler)
-    return EngineServer(target)
+        server = EngineServer(socketio_handler, mount)
+    else:
+        server = EngineServer(target, mount)
+    get_hub().engines[mount] = server
+    return server
 
 
 class MountRouter:
@@ -45,6 +51,7 @@ class MountRouter:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         get_hub().bind_loop()
+        shutdown.install()
         server = self.server_for(scope["path"])
         if server is not None and scope["type"] == "http":
             await handle_polling(server, scope, receive, send)
@@ -60,9 +67,10 @@ class MountRouter:
 def build_application(django_app: ASGIApp) -> ASGIApp:
     """The project's ASGI application: the mounts of `REALTIME["MOUNTS"]`, then Django."""
     mounts = {
-        path: engine_server_for(import_string(target))
+        path: engine_server_for(import_string(target), path)
         for path, target in realtime_settings.MOUNTS.items()
     }
+    forwarding.install()
     return ProtocolTypeRouter(
         {
             "http": MountRouter(mounts, django_app),

@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRY_FLUSH_S": 0.05,
     "PRESENCE_GRACE_S": 5.0,
     "PRESENCE_TTL_S": 60.0,
+    # SIGTERM: sockets are told and disconnected, presence withdrawn, exit within this
+    "SHUTDOWN_TIMEOUT_S": 10.0,
+    "SHUTDOWN_DRAIN_S": 0.0,
     # socket authentication: HMAC secret, accepted algorithms, clock leeway, optional claims
     "JWT_SECRET": "",
     "JWT_ALGORITHMS": ["HS256"],

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from channels.exceptions import ChannelFull
@@ -48,11 +48,39 @@ class Hub:
         self._listener: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
 
     def bind_loop(self) -> None:
-        """Remember the server's event loop, so sync code in other threads can emit on it."""
+        """Remember the server's event loop (sync code in other threads emits on it), and
+        start listening on the layer: any process may be asked to serve its sessions."""
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+            self._ensure_listening()
+
+    def register(self, message_type: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Handle layer messages of `message_type` (dotted, `sio.` prefix) with `handler`."""
+        self.handlers[message_type] = handler
+
+    async def send_to_process(self, process_id: str, message: dict[str, Any]) -> None:
+        try:
+            await self.layer.send(hub_channel(process_id), message)
+        except ChannelFull:
+            logger.error("hub: channel of process %s is full; message dropped", process_id)
+
+    async def request(
+        self, process_id: str, message: dict[str, Any], timeout: float
+    ) -> dict[str, Any] | None:
+        """Send `message` to another process and wait for its reply (None on timeout)."""
+        reply_to = await self.layer.new_channel()
+        await self.send_to_process(process_id, {**message, "reply_to": reply_to})
+        try:
+            return await asyncio.wait_for(self.layer.receive(reply_to), timeout)
+        except TimeoutError:
+            return None
+
+    async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        await self.layer.send(request["reply_to"], {"type": "sio.reply", **response})
 
     # ----- the layer -----------------------------------------------------------------
 
@@ -89,6 +117,10 @@ class Hub:
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Route a layer message to its handler: type `sio.broadcast` -> `sio_broadcast`."""
+        registered = self.handlers.get(message["type"])
+        if registered is not None:
+            registered(message)
+            return
         handler = getattr(self, message["type"].replace(".", "_"), None)
         if handler is None or not message["type"].startswith("sio."):
             logger.warning("hub: no handler for %r", message["type"])

@@ -29,6 +29,7 @@ from .envelope import AckError
 from .hub import get_hub
 from .ids import new_sid
 from .permissions import authorize
+from .presence.registry import get_registry
 from .socketio.packets import Packet, PacketType, encode
 
 if TYPE_CHECKING:
@@ -216,6 +217,8 @@ class NamespaceConsumer:
         try:
             await authorize(self, auth)
             await get_hub().join(self, None)
+            for room in self.identity.rooms if self.identity is not None else ():
+                await self.join(room)  # user:{uid} and account:{id}, or visitor:{id} (§4)
             await self.on_connect(auth)
         except ConnectionRefused as refusal:
             self._refuse(refusal.payload())
@@ -235,6 +238,7 @@ class NamespaceConsumer:
         held, self._held = self._held, []
         self.connection.session.send_many(held)
         self._watch_token_expiry()
+        get_registry().socket_connected(self)
 
     def _watch_token_expiry(self) -> None:
         expires_at = self.identity.expires_at if self.identity is not None else None
@@ -300,6 +304,7 @@ class NamespaceConsumer:
                 future.set_exception(ConnectionError("socket disconnected"))
         self._inbox.clear()
         if was_connected:
+            get_registry().socket_disconnected(self.sid)
             self._enqueue(lambda: self._run_disconnect(reason))
 
     async def _run_disconnect(self, reason: str) -> None:

@@ -65,6 +65,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        # database_sync_to_async closes connections past this age after every call; reopening
+        # a WAL database (and checkpointing it on close) each time costs ~20 ms per write
+        "CONN_MAX_AGE": None,
         "OPTIONS": {
             # WAL lets readers run beside the writer; the busy timeout waits for the lock
             # instead of failing at once under a burst of writes.
@@ -119,6 +122,10 @@ REALTIME = {
     "JWT_LEEWAY_S": env_float("JWT_LEEWAY_S", 5.0),
     "JWT_AUDIENCE": env_str("JWT_AUDIENCE") or None,
     "JWT_ISSUER": env_str("JWT_ISSUER") or None,
+    "PRESENCE_GRACE_S": env_float("PRESENCE_GRACE_S", 5.0),
+    "PRESENCE_TTL_S": env_float("PRESENCE_TTL_S", 60.0),
+    "SHUTDOWN_TIMEOUT_S": env_float("SHUTDOWN_TIMEOUT_S", 10.0),
+    "SHUTDOWN_DRAIN_S": env_float("SHUTDOWN_DRAIN_S", 0.0),
     # push (contract §5): PUSH_BACKEND firebase|log|memory; empty picks firebase when
     # FCM_CREDENTIALS is set, else log. FCM_API_BASE points FCM at a local stand-in (tests)
     "PUSH_BACKEND": env_str("PUSH_BACKEND"),
@@ -131,6 +138,9 @@ REALTIME = {
 # the internal REST API: callers present `x-internal-key`; several comma-separated keys are
 # accepted during a rotation window. Unset: loopback clients only.
 INTERNAL_API_KEYS = env_list("INTERNAL_API_KEY")
+
+# conversations: a typing indicator stops by itself after this many seconds (contract §5)
+TYPING_TIMEOUT_S = env_float("TYPING_TIMEOUT_S", 8.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -10,6 +10,8 @@ REALTIME = {
     "MAX_PAYLOAD": 1_000_000,
     "CONNECT_TIMEOUT_MS": 1_000,
     "CORS_ALLOWED_ORIGINS": ["*"],
+    # the suites need no database: no socket registry or presence
+    "REGISTRY": False,
     # the suites never authenticate; a fixed secret lets the server start without DEBUG
     "JWT_SECRET": REALTIME["JWT_SECRET"] or "conformance-jwt-secret-not-for-production-use",
     "MOUNTS": {

@@ -1,22 +1,32 @@
-"""The HTTP long-polling transport: the handshake GET, then GETs that wait and POSTs that push."""
+"""The HTTP long-polling transport: the handshake GET, then GETs that wait and POSTs that push.
+
+`answer_get` and `answer_post` hold the transport's logic for one session; they serve a request
+that reached the owning process directly, and one forwarded to it by another process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
-from ..jsoncodec import dumps
+from ..hub import get_hub
+from ..ids import PROCESS_ID, owner_of
 from .cors import PREFLIGHT_HEADERS, cors_headers
 from .errors import HandshakeError
+from .http import (
+    BodyTooLarge,
+    ClientGone,
+    HttpAnswer,
+    read_body,
+    respond,
+    wait_disconnect,
+)
 from .packets import EngineIOParseError, decode_payload, encode_payload
 from .server import EngineServer, header, parse_query
 from .session import PollConflict, Session, Transport
 
-TEXT = b"text/plain; charset=UTF-8"
-
-
-class PayloadTooLarge(Exception):
-    pass
+PROBE_GRACE_S = 0.05
 
 
 async def handle_polling(
@@ -26,116 +36,94 @@ async def handle_polling(
     method = scope["method"]
     cors = cors_headers(header(scope, b"origin"), server.cors_allowed_origins)
     if method == "OPTIONS":
-        await _respond(send, 204, b"", cors + PREFLIGHT_HEADERS)
+        await respond(send, HttpAnswer(204), cors + PREFLIGHT_HEADERS)
         return
     query = parse_query(scope)
     error = server.check_query(query, "polling")
     sid = query.get("sid")
     if error is None and sid is None and method != "GET":
         error = HandshakeError.BAD_HANDSHAKE_METHOD
-    if error is None and sid is not None and sid not in server.sessions:
-        error = HandshakeError.UNKNOWN_SID
     if error is not None:
-        await _respond_error(send, error, cors)
+        await respond(send, HttpAnswer.error(error), cors)
         return
     if sid is None:
         session = server.create_session(scope, Transport.POLLING)
-        await _respond(send, 200, server.handshake_frame(session).encode(), cors, TEXT)
-        server.start_session(session)
+        server.start_session(session)  # heartbeat from creation on, as the reference server
+        await respond(send, HttpAnswer.text(server.handshake_frame(session)), cors)
         return
-    session = server.sessions[sid]
+    session = server.sessions.get(sid)
+    if session is None:
+        owner = owner_of(sid)
+        if owner is not None and owner != PROCESS_ID and get_hub().layer is not None:
+            from .forwarding import forward_polling  # the forwarding layer builds on this module
+
+            await forward_polling(server, owner, sid, method, receive, send, cors)
+        else:
+            await respond(send, HttpAnswer.error(HandshakeError.UNKNOWN_SID), cors)
+        return
     if method == "GET":
-        await _handle_get(session, receive, send, cors)
+        answer = await answer_get(session, wait_disconnect(receive))
     elif method == "POST":
-        await _handle_post(session, receive, send, cors)
+        answer = await _local_post(session, receive)
     else:
-        await _respond_error(send, HandshakeError.BAD_REQUEST, cors)
+        answer = HttpAnswer.error(HandshakeError.BAD_REQUEST)
+    if answer is not None:
+        await respond(send, answer, cors)
 
 
-PROBE_GRACE_S = 0.05
-
-
-async def _handle_get(session: Session, receive: Any, send: Any, cors: list) -> None:
+async def answer_get(session: Session, client_gone: Awaitable[Any]) -> HttpAnswer | None:
+    """One long-polling GET: wait for frames (or a NOOP); None if the client left first."""
     await session.wait_for_probe(PROBE_GRACE_S)
+    gone = asyncio.ensure_future(client_gone)
     try:
-        ready = session.begin_poll()
-    except PollConflict:
-        await _respond_error(send, HandshakeError.BAD_REQUEST, cors)
-        return
-    if isinstance(ready, asyncio.Future):
-        disconnect = asyncio.ensure_future(_wait_disconnect(receive))
         try:
-            await asyncio.wait({ready, disconnect}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            disconnect.cancel()
-        if not ready.done():
-            session.abandon_poll()
-            return
-        ready = session.end_poll()
-    await _respond(send, 200, encode_payload(ready).encode(), cors, TEXT)
+            ready = session.begin_poll()
+        except PollConflict:
+            return HttpAnswer.error(HandshakeError.BAD_REQUEST)
+        if isinstance(ready, asyncio.Future):
+            await asyncio.wait({ready, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not ready.done():
+                session.abandon_poll()
+                return None
+            ready = session.end_poll()
+        return HttpAnswer.text(encode_payload(ready))
+    finally:
+        gone.cancel()
 
 
-async def _handle_post(session: Session, receive: Any, send: Any, cors: list) -> None:
+async def _local_post(session: Session, receive: Any) -> HttpAnswer | None:
     try:
         session.begin_post()
     except PollConflict:
-        await _respond_error(send, HandshakeError.BAD_REQUEST, cors)
-        return
+        return HttpAnswer.error(HandshakeError.BAD_REQUEST)
     try:
-        body = await _read_body(receive, session.server.max_payload)
-        packets = decode_payload(body.decode("utf-8"))
-    except PayloadTooLarge:
+        body = await read_body(receive, session.server.max_payload)
+    except BodyTooLarge:
+        session.end_post()
         session.close("transport error", notify_client=False)
-        await _respond(send, 413, b"", cors)
-        return
+        return HttpAnswer(413)
+    except ClientGone:
+        session.end_post()
+        return None
+    return answer_post(session, body, already_begun=True)
+
+
+def answer_post(session: Session, body: bytes, *, already_begun: bool = False) -> HttpAnswer:
+    """One long-polling POST: decode the payload and hand its packets to the session."""
+    if not already_begun:
+        try:
+            session.begin_post()
+        except PollConflict:
+            return HttpAnswer.error(HandshakeError.BAD_REQUEST)
+    try:
+        if len(body) > session.server.max_payload:
+            session.close("transport error", notify_client=False)
+            return HttpAnswer(413)
+        packets = decode_payload(body.decode("utf-8"))
+        session.receive_packets(packets)
     except (EngineIOParseError, UnicodeDecodeError):
         session.close("parse error", notify_client=False)
-        await _respond_error(send, HandshakeError.BAD_REQUEST, cors)
-        return
+        return HttpAnswer.error(HandshakeError.BAD_REQUEST)
     finally:
         session.end_post()
-    try:
-        session.receive_packets(packets)
-    except EngineIOParseError:
-        await _respond_error(send, HandshakeError.BAD_REQUEST, cors)
-        return
-    await _respond(send, 200, b"ok", cors, TEXT)
-
-
-async def _read_body(receive: Any, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise EngineIOParseError("client went away mid-body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _wait_disconnect(receive: Any) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def _respond_error(send: Any, error: HandshakeError, cors: list) -> None:
-    body = dumps({"code": int(error), "message": error.message}).encode()
-    await _respond(send, error.status, body, cors, b"application/json")
-
-
-async def _respond(
-    send: Any, status: int, body: bytes, extra: list, content_type: bytes | None = None
-) -> None:
-    headers = list(extra)
-    if content_type is not None:
-        headers.append((b"content-type", content_type))
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return HttpAnswer.text("ok")

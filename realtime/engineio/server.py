@@ -31,8 +31,9 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
 class EngineServer:
     """Creates sessions and finds them again by sid; the transports do the I/O."""
 
-    def __init__(self, handler_factory: HandlerFactory) -> None:
+    def __init__(self, handler_factory: HandlerFactory, mount: str = "/socket.io/") -> None:
         self.handler_factory = handler_factory
+        self.mount = mount
         self.sessions: dict[str, Session] = {}
         self.ping_interval_ms = int(realtime_settings.PING_INTERVAL_MS)
         self.ping_timeout_ms = int(realtime_settings.PING_TIMEOUT_MS)

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
+from ..hub import get_hub
+from ..ids import PROCESS_ID, owner_of
 from .backlog import pending_bytes, transport_of
 from .cors import origin_allowed
 from .packets import EngineIOParseError, Frame, decode_packet
@@ -73,9 +75,21 @@ async def handle_websocket(
         return
     session = server.sessions.get(sid)
     if session is None:
-        await send({"type": "websocket.close", "code": 1008})
+        owner = owner_of(sid)
+        if owner is None or owner == PROCESS_ID or get_hub().layer is None:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        from .forwarding import relay_websocket  # the forwarding layer builds on this module
+
+        await send({"type": "websocket.accept"})
+        await relay_websocket(server, owner, sid, channel, receive)
         return
     await send({"type": "websocket.accept"})
+    await upgrade(session, channel, receive)
+
+
+async def upgrade(session: Session, channel: Any, receive: Any) -> None:
+    """Take a long-polling session over with an accepted WebSocket (local or relayed)."""
     if not session.begin_probe(channel):
         await channel(None)  # already upgraded, or another probe under way
         await _drain_until_disconnect(receive)
@@ -84,7 +98,7 @@ async def handle_websocket(
         await _serve(session, channel, receive)
 
 
-async def _probe(session: Session, channel: WebSocketChannel, receive: Any) -> bool:
+async def _probe(session: Session, channel: Any, receive: Any) -> bool:
     """Run the upgrade handshake (`2probe` -> `3probe`, then `5`); True once upgraded."""
     deadline = asyncio.get_running_loop().time() + session.server.upgrade_timeout_s
     try:
@@ -111,7 +125,7 @@ async def _probe(session: Session, channel: WebSocketChannel, receive: Any) -> b
     return False
 
 
-async def _serve(session: Session, channel: WebSocketChannel, receive: Any) -> None:
+async def _serve(session: Session, channel: Any, receive: Any) -> None:
     """Read frames until the client disconnects; the session closes with the socket."""
     max_payload = session.server.max_payload
     while True:

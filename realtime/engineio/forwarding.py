@@ -1,0 +1,221 @@
+"""Requests for an Engine.IO session that another process owns, over the channel layer.
+
+Any process may receive any request of any session, so no sticky sessions are needed. The
+process the client reached (the edge) forwards a long-polling GET or POST to the session's
+owner, named by the sid, and the owner answers with the same code that serves its local
+requests. A WebSocket upgrade that lands on an edge is relayed frame by frame both ways: the
+owner runs the upgrade and the session as usual, its frames travel to the edge and out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from ..hub import get_hub
+from ..tasks import spawn
+from .errors import HandshakeError
+from .http import BodyTooLarge, ClientGone, HttpAnswer, read_body, respond, wait_disconnect
+from .packets import Frame
+from .polling import answer_get, answer_post
+from .server import EngineServer
+
+logger = logging.getLogger(__name__)
+
+FORWARD = "sio.forward"  # edge -> owner
+RELAY = "sio.relay"  # owner -> edge: frames for a relayed WebSocket
+FORWARD_TIMEOUT_S = 5.0
+
+_abandon_signals: dict[tuple[str, str], asyncio.Future[None]] = {}  # owner: waiting polls
+_owner_relays: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = {}  # owner: frames in
+_edge_relays: dict[str, asyncio.Queue[Frame | None]] = {}  # edge: frames out
+
+
+def install() -> None:
+    """Register the layer message handlers (both sides) with this process's hub."""
+    hub = get_hub()
+    hub.register(FORWARD, _on_forward)
+    hub.register(RELAY, _on_relay)
+
+
+# ----- the edge: the process the client reached ----------------------------------------
+
+
+async def forward_polling(
+    server: EngineServer, owner: str, sid: str, method: str, receive: Any, send: Any, cors: list
+) -> None:
+    """Serve a long-polling request of a session owned by process `owner`."""
+    base = {"type": FORWARD, "mount": server.mount, "sid": sid}
+    logger.debug("forwarding %s of session %s to process %s", method, sid, owner)
+    if method == "GET":
+        reply = await _forward_get(server, owner, base, receive)
+        if reply is False:
+            return  # the client went away
+    elif method == "POST":
+        try:
+            body = await read_body(receive, server.max_payload)
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            body = None
+        reply = await get_hub().request(
+            owner, {**base, "op": "post", "body": body}, FORWARD_TIMEOUT_S
+        )
+    else:
+        await respond(send, HttpAnswer.error(HandshakeError.BAD_REQUEST), cors)
+        return
+    await respond(send, _answer_of(reply), cors)
+
+
+async def _forward_get(
+    server: EngineServer, owner: str, base: dict[str, Any], receive: Any
+) -> dict[str, Any] | bool | None:
+    """The owner's reply; None if it never came, False if the client left first."""
+    hub = get_hub()
+    request_id = secrets.token_hex(8)
+    timeout = server.ping_interval_s + server.ping_timeout_s + FORWARD_TIMEOUT_S
+    request = asyncio.ensure_future(
+        hub.request(owner, {**base, "op": "get", "request": request_id}, timeout)
+    )
+    gone = asyncio.ensure_future(wait_disconnect(receive))
+    await asyncio.wait({request, gone}, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if request.done():
+        return request.result()
+    request.cancel()
+    await hub.send_to_process(owner, {**base, "op": "abandon", "request": request_id})
+    return False
+
+
+def _answer_of(reply: dict[str, Any] | None) -> HttpAnswer:
+    if reply is None:  # the owner is gone: its sessions are too
+        return HttpAnswer.error(HandshakeError.UNKNOWN_SID)
+    return HttpAnswer(reply["status"], reply["body"], reply["content_type"])
+
+
+async def relay_websocket(
+    server: EngineServer, owner: str, sid: str, channel: Any, receive: Any
+) -> None:
+    """Relay an accepted WebSocket for a session owned by `owner` until either side closes."""
+    hub = get_hub()
+    relay_id = secrets.token_hex(8)
+    logger.debug("relaying a WebSocket of session %s to process %s", sid, owner)
+    outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+    _edge_relays[relay_id] = outgoing
+    writer = spawn(_write_relayed(outgoing, channel))
+    base = {"type": FORWARD, "mount": server.mount, "sid": sid, "relay": relay_id}
+    try:
+        await hub.send_to_process(owner, {**base, "op": "ws_open", "edge": hub.channel})
+        while True:
+            message = await receive()
+            inbound = {key: message[key] for key in ("type", "text", "bytes") if key in message}
+            await hub.send_to_process(owner, {**base, "op": "ws_in", "message": inbound})
+            if message["type"] == "websocket.disconnect":
+                return
+    finally:
+        _edge_relays.pop(relay_id, None)
+        writer.cancel()
+
+
+async def _write_relayed(outgoing: asyncio.Queue[Frame | None], channel: Any) -> None:
+    """Write the owner's frames to the client in order; None closes the WebSocket."""
+    try:
+        while True:
+            frame = await outgoing.get()
+            await channel(frame)
+            if frame is None:
+                return
+    except Exception:  # a slow client closed by the channel, or the socket gone
+        logger.debug("relay: writing to the client failed", exc_info=True)
+        await channel(None)
+
+
+def _on_relay(message: dict[str, Any]) -> None:
+    outgoing = _edge_relays.get(message["relay"])
+    if outgoing is not None:
+        outgoing.put_nowait(message["frame"])
+
+
+# ----- the owner: the process holding the session --------------------------------------
+
+
+def _on_forward(message: dict[str, Any]) -> None:
+    op = message["op"]
+    if op == "ws_in":  # in order, synchronously: frames must not overtake each other
+        inbound = _owner_relays.get((message["sid"], message["relay"]))
+        if inbound is not None:
+            inbound.put_nowait(message["message"])
+    elif op == "abandon":
+        signal = _abandon_signals.pop((message["sid"], message["request"]), None)
+        if signal is not None and not signal.done():
+            signal.set_result(None)
+    else:
+        spawn(_serve_forwarded(message))
+
+
+async def _serve_forwarded(message: dict[str, Any]) -> None:
+    hub = get_hub()
+    server = hub.engines.get(message["mount"])
+    session = server.sessions.get(message["sid"]) if server is not None else None
+    op = message["op"]
+    if op == "ws_open":
+        await _serve_relayed_websocket(session, message)
+        return
+    if session is None:
+        answer = HttpAnswer.error(HandshakeError.UNKNOWN_SID)
+    elif op == "get":
+        answer = await _serve_forwarded_get(session, message)
+        if answer is None:
+            return  # the client left; the edge no longer waits
+    elif message["body"] is None:
+        answer = answer_post(session, b"x" * (session.server.max_payload + 1))  # too large
+    else:
+        answer = answer_post(session, message["body"])
+    await hub.reply(
+        message,
+        {"status": answer.status, "body": answer.body, "content_type": answer.content_type},
+    )
+
+
+async def _serve_forwarded_get(session: Any, message: dict[str, Any]) -> HttpAnswer | None:
+    key = (message["sid"], message["request"])
+    abandoned: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _abandon_signals[key] = abandoned
+    try:
+        return await answer_get(session, abandoned)
+    finally:
+        _abandon_signals.pop(key, None)
+
+
+class RemoteWebSocket:
+    """The send side of a WebSocket that lives on another process (the edge)."""
+
+    def __init__(self, edge_channel: str, relay_id: str) -> None:
+        self.edge_channel = edge_channel
+        self.relay_id = relay_id
+        self.closed = False
+
+    async def __call__(self, frame: Frame | None) -> None:
+        if self.closed:
+            return
+        self.closed = frame is None
+        message = {"type": RELAY, "relay": self.relay_id, "frame": frame}
+        await get_hub().layer.send(self.edge_channel, message)
+
+
+async def _serve_relayed_websocket(session: Any, message: dict[str, Any]) -> None:
+    from .websocket import upgrade  # websocket builds on this module for the edge side
+
+    channel = RemoteWebSocket(message["edge"], message["relay"])
+    if session is None:
+        await channel(None)
+        return
+    key = (message["sid"], message["relay"])
+    inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    _owner_relays[key] = inbound
+    try:
+        await upgrade(session, channel, inbound.get)
+    finally:
+        _owner_relays.pop(key, None)

@@ -1,0 +1,102 @@
+"""`manage.py serve`: N daphne workers on one listening socket, supervised, stopped gracefully.
+
+The parent binds the port once and hands the socket to every worker (`daphne --fd`); the
+kernel spreads connections over them. Workers share rooms through the channel layer, and any
+worker serves any request of any session (see realtime.engineio.forwarding), so no sticky
+sessions are needed. SIGTERM goes to every worker, which shuts down gracefully; a worker that
+dies on its own is restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from realtime.conf import realtime_settings
+
+RESTART_DELAY_S = 1.0
+
+
+class Command(BaseCommand):
+    help = "Serve on one port with several daphne worker processes."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "4000")))
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("WEB_CONCURRENCY", "0")) or os.cpu_count() or 1,
+            help="worker processes (default: WEB_CONCURRENCY, else one per core)",
+        )
+
+    def handle(self, *args: Any, host: str, port: int, workers: int, **options: Any) -> None:
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        if workers > 1 and isinstance(get_channel_layer(), InMemoryChannelLayer):
+            self.stderr.write("REDIS_URL is not set: the in-memory layer serves one process only")
+            workers = 1
+        listener = socket.create_server((host, port), backlog=2048)
+        listener.set_inheritable(True)
+        self.stdout.write(f"serving on {host}:{port} with {workers} worker(s)")
+        Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
+
+    def worker_command(self, fd: int) -> list[str]:
+        application = settings.ASGI_APPLICATION.rsplit(".", 1)
+        return [
+            sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers",
+            "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
+        ]  # fmt: skip
+
+
+class Supervisor:
+    """Keeps `count` workers running until SIGTERM/SIGINT, then stops them all gracefully."""
+
+    def __init__(self, listener: socket.socket, count: int, command: list[str]) -> None:
+        self.listener = listener
+        self.count = count
+        self.command = command
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.stopping = False
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        self.workers = [self._spawn() for _ in range(self.count)]
+        while not self.stopping:
+            for index, worker in enumerate(self.workers):
+                if worker.poll() is not None and not self.stopping:
+                    print(
+                        f"worker {worker.pid} exited ({worker.returncode}); restarting", flush=True
+                    )
+                    time.sleep(RESTART_DELAY_S)
+                    self.workers[index] = self._spawn()
+            time.sleep(0.2)
+        self._wait_for_workers()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),))
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        self.stopping = True
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+
+    def _wait_for_workers(self) -> None:
+        deadline = time.monotonic() + float(realtime_settings.SHUTDOWN_TIMEOUT_S) + 2.0
+        for worker in self.workers:
+            try:
+                worker.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self.listener.close()
