@@ -1,0 +1,14 @@
+"""Payload serializers of `/v1/shared` events."""
+
+from rest_framework import serializers
+
+from realtime.push.models import DeviceToken
+
+
+class RegisterDeviceSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+    platform = serializers.ChoiceField(choices=DeviceToken.Platform.choices)
+
+
+class UnregisterDeviceSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
