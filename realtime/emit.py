@@ -15,14 +15,11 @@ from django.db import transaction
 from .hub import get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
-from .socketio.packets import Packet, PacketType
+from .socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from .tasks import spawn
 
 COUNT_TIMEOUT_S = 0.5
 
-RESERVED_EVENTS = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
-)
 
 
 async def emit(

@@ -30,7 +30,7 @@ from .hub import get_hub
 from .ids import new_sid
 from .permissions import authorize
 from .presence.registry import get_registry
-from .socketio.packets import Packet, PacketType, encode
+from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode
 
 if TYPE_CHECKING:
     from .identity import Identity
@@ -158,6 +158,8 @@ class NamespaceConsumer:
         include_self: bool = True,
     ) -> None:
         """Emit to this socket, or with `to` to rooms of this namespace on every process."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved Socket.IO event name")
         frames = frames_for(Packet(PacketType.EVENT, self.namespace, [event, *args]))
         if to is None:
             self.deliver(frames)
@@ -168,6 +170,8 @@ class NamespaceConsumer:
 
     async def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
         """Emit to this socket and wait for the client's ack; returns its arguments."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved Socket.IO event name")
         if not self.connected:
             raise ConnectionError("socket is not connected")
         ack_id = self._next_ack_id
