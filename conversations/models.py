@@ -1,0 +1,98 @@
+"""Team conversations: the conversation, each participant's own state, and its messages."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Conversation(models.Model):
+    """A conversation between users of one account, optionally tied to a channel."""
+
+    account_id = models.CharField(max_length=128)
+    channel_id = models.CharField(max_length=128, blank=True, default="")
+    title = models.CharField(max_length=255, blank=True, default="")
+    image = models.CharField(max_length=1024, blank=True, default="")
+    created_by = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_activity = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_activity"]
+        indexes = [
+            models.Index(fields=["account_id", "-last_activity"], name="conv_account_activity"),
+            models.Index(fields=["account_id", "channel_id"], name="conv_account_channel"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Participant(models.Model):
+    """A user in a conversation, with that user's own state of it.
+
+    `account_id` and `last_activity` repeat the conversation's, so a user's list is one index
+    range scan in display order (pinned first, then the most recent).
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    uid = models.CharField(max_length=128)
+    account_id = models.CharField(max_length=128)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_read_message = models.ForeignKey(
+        "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_open = models.BooleanField(default=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    archived = models.BooleanField(default=False)
+    show_on_top = models.BooleanField(default=False)
+    last_activity = models.DateTimeField(default=timezone.now)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation_id", "uid"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "uid"], name="conv_participant_once"),
+            models.CheckConstraint(
+                condition=Q(unread_count__gte=0), name="conv_unread_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["uid", "account_id", "-show_on_top", "-last_activity"],
+                name="conv_participant_list",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.uid} in {self.conversation_id}"
+
+
+class Message(models.Model):
+    """One message; `client_msg_id` makes a client's retry return the stored message."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    sender_id = models.CharField(max_length=128)
+    content = models.TextField(blank=True, default="")
+    attachments = models.JSONField(default=list, blank=True)
+    client_msg_id = models.CharField(max_length=128, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "sender_id", "client_msg_id"],
+                condition=Q(client_msg_id__isnull=False),
+                name="conv_message_client_id_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["conversation", "-id"], name="conv_message_page")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id}: {self.content[:40]}"
