@@ -1,0 +1,74 @@
+"""The events conversation services send, after their transaction commits, to users' rooms."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from realtime.emit import emit_on_commit
+from realtime.hub import get_hub
+from realtime.push.notify import schedule_offline_push
+
+from .models import Conversation, Participant
+from .wire import conversation_wire, own_state
+
+# a staff member may be on either namespace; both get the team's events
+NAMESPACES = ("/v1/conversation", "/v1/conversation/live")
+
+
+def user_room(uid: str) -> str:
+    return f"user:{uid}"
+
+
+def account_room(account_id: str) -> str:
+    return f"account:{account_id}"
+
+
+def to_rooms(event: str, *args: Any, rooms: str | list[str]) -> None:
+    """One emit per namespace, each encoded once, sent when the transaction commits."""
+    if not rooms:
+        return
+    for namespace in NAMESPACES:
+        emit_on_commit(event, *args, namespace=namespace, to=rooms)
+
+
+def to_users(event: str, *args: Any, uids: Iterable[str]) -> None:
+    to_rooms(event, *args, rooms=[user_room(uid) for uid in dict.fromkeys(uids)])
+
+
+def conversation_to_members(
+    event: str, conversation: Conversation, members: Iterable[Participant], users: list[str]
+) -> None:
+    """`event {conversation}` to each member with their own state: one emit per distinct state
+    (every member whose unread count and flags agree shares one encoded packet)."""
+    groups: dict[tuple[Any, ...], list[Participant]] = defaultdict(list)
+    for member in members:
+        groups[tuple(own_state(member).values())].append(member)
+    for group in groups.values():
+        payload = {"conversation": conversation_wire(conversation, users, group[0])}
+        to_users(event, payload, uids=[member.uid for member in group])
+
+
+def counters(cid: int, unread: Mapping[str, int], totals: Mapping[str, int]) -> None:
+    """`counter {cid, unread_count, total_unread}` to each user, their own numbers."""
+    for uid, count in unread.items():
+        payload = {"cid": str(cid), "unread_count": count, "total_unread": totals.get(uid, 0)}
+        to_users("counter", payload, uids=[uid])
+
+
+def push_on_commit(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:
+    """After commit, push to those of `uids` with no live socket; never blocks the caller."""
+    if uids:
+        transaction.on_commit(lambda: _push_soon(uids, title=title, body=body, data=data))
+
+
+def _push_soon(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:
+    loop = get_hub().loop
+    if loop is None or loop.is_closed():
+        return  # no server runs in this process (a management command, a unit test)
+    loop.call_soon_threadsafe(
+        lambda: schedule_offline_push(uids, title=title, body=body, data=data)
+    )
