@@ -2,12 +2,12 @@
 
 from rest_framework import serializers
 
-from realtime.push.models import DeviceToken
+from realtime.push.models import Platform
 
 
 class RegisterDeviceSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=512)
-    platform = serializers.ChoiceField(choices=DeviceToken.Platform.choices)
+    platform = serializers.ChoiceField(choices=Platform.choices)
 
 
 class UnregisterDeviceSerializer(serializers.Serializer):
