@@ -44,27 +44,31 @@ class ConversationConsumer(ApiConsumer):
     async def on_disconnect(self, reason: str) -> None:
         await self.typing.stop_all()
 
-    def actor(self) -> dict[str, str]:
-        """Who acts, for the services: a platform user, within their account."""
+    def user(self) -> UserIdentity:
         if not isinstance(self.identity, UserIdentity):
             raise Forbidden("team conversations are for platform users")
-        return {"uid": self.identity.uid, "account_id": self.identity.account_id or ""}
+        return self.identity
+
+    def actor(self) -> dict[str, str]:
+        """Who acts, for the services: a platform user, within their account (never across)."""
+        user = self.user()
+        if not user.account_id:
+            raise Forbidden("conversations need a token with an account_id")
+        return {"uid": user.uid, "account_id": user.account_id}
 
     # ----- presence ---------------------------------------------------------------------
 
     async def on_join(self, payload: Any = None, *_: Any) -> Envelope:
         s.validated(s.JoinPayload, payload)
-        actor = self.actor()
-        await status_set(uid=actor["uid"], account_id=self._account(), status="active")
-        return success({"user_id": actor["uid"], "status": "active"})
+        user = self.user()
+        await status_set(uid=user.uid, account_id=user.account_id, status="active")
+        return success({"user_id": user.uid, "status": "active"})
 
     async def on_active_status(self, payload: Any = None, *_: Any) -> Envelope:
         status = s.validated(s.ActiveStatusPayload, payload)["status"]
-        await status_set(uid=self.actor()["uid"], account_id=self._account(), status=status)
+        user = self.user()
+        await status_set(uid=user.uid, account_id=user.account_id, status=status)
         return success({"status": status})
-
-    def _account(self) -> str | None:
-        return self.identity.account_id if self.identity is not None else None
 
     # ----- conversations ----------------------------------------------------------------
 

@@ -81,7 +81,7 @@ class AddConversationPayload(Payload):
 
 class ConversationFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUSES, required=False, allow_null=True)
-    channel_id = UserIdField(required=False, allow_null=True)
+    channel_id = UserIdField(required=False, allow_null=True, allow_blank=True)
     search = serializers.CharField(
         max_length=255, required=False, allow_null=True, allow_blank=True
     )
@@ -94,7 +94,7 @@ class ListConversationPayload(Payload):
 
 
 class ChannelPayload(Payload):
-    channel_id = UserIdField(required=False, allow_null=True)
+    channel_id = UserIdField(required=False, allow_null=True, allow_blank=True)
 
 
 class GetConversationPayload(ConversationPayload):

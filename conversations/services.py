@@ -69,7 +69,7 @@ def _add_members(
         )
         for member in uids
     ]
-    Participant.objects.bulk_create(members)
+    Participant.objects.bulk_create(members, ignore_conflicts=True)  # a concurrent add won
     return members
 
 
@@ -249,8 +249,13 @@ def _message_fan_out(conversation: Conversation, message: Message) -> None:
         {user: unread[user][0] for user in others},
         {user: unread[user][1] for user in others},
     )
+    _message_push(conversation, message, others)
+
+
+def _message_push(conversation: Conversation, message: Message, uids: list[str]) -> None:
+    """After commit, a push to those of `uids` with no live socket (the push checks)."""
     events.push_on_commit(
-        others,
+        uids,
         title=conversation.title or PUSH_TITLE,
         body=message.content or "📎",
         data={
