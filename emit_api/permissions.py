@@ -22,13 +22,22 @@ class InternalAccess(BasePermission):
     def has_permission(self, request, view) -> bool:
         keys = internal_api_keys()
         if keys:
-            provided = request.headers.get("x-internal-key", "").encode()
+            provided = _presented_key(request).encode()
             if any(hmac.compare_digest(provided, key.encode()) for key in keys):
                 return True
             raise NotAuthenticated("a valid x-internal-key header is required")
         if _is_loopback(request.META.get("REMOTE_ADDR", "")):
             return True
         raise NotAuthenticated("only loopback clients may call without INTERNAL_API_KEY")
+
+
+def _presented_key(request) -> str:
+    """`x-internal-key`, or a bearer token (what Prometheus and most tools can send)."""
+    key = request.headers.get("x-internal-key")
+    if key is not None:
+        return key
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _is_loopback(address: str) -> bool:

@@ -7,6 +7,7 @@ from . import views
 
 urlpatterns = [
     path("status", views.StatusView.as_view(), name="status"),
+    path("metrics", views.MetricsView.as_view(), name="metrics"),
     path("emit/account/<str:account_id>/<str:event>", views.EmitToAccountView.as_view()),
     path("emit/room/<str:room>/<str:event>", views.EmitToRoomView.as_view()),
     path("emit/<str:user_id>/<str:event>", views.EmitToUserView.as_view()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,7 +13,9 @@ from rest_framework.views import APIView
 from leadfinder import events as leadfinder_events
 from leadfinder import services as leadfinder_services
 from leadfinder.serializers import scraper_payload
+from realtime import metrics
 from realtime.envelope import success
+from realtime.hub import get_hub
 from realtime.presence.selectors import user_online_state
 from realtime.shutdown import is_shutting_down
 
@@ -44,7 +47,18 @@ class StatusView(APIView):
         if is_shutting_down():
             body = {"success": False, "errno": 503, "message": "SHUTTING_DOWN"}
             return Response(body, status=503)
-        return Response({"success": True, "message": "General socket is running"})
+        # degraded: the channel layer (Redis) fails; this instance still serves its sockets
+        layer = get_hub().layer_status
+        return Response({"success": True, "message": "General socket is running", "status": layer})
+
+
+class MetricsView(BaseInternalView):
+    """Prometheus exposition; `Authorization: Bearer <INTERNAL_API_KEY>` is accepted too."""
+
+    @extend_schema(summary="Prometheus metrics", responses={200: str})
+    def get(self, request: Request) -> HttpResponse:
+        body, content_type = metrics.render()
+        return HttpResponse(body, content_type=content_type)
 
 
 class EmitToUserView(BaseInternalView):

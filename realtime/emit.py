@@ -12,6 +12,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
+from . import metrics
 from .hub import get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
@@ -19,7 +20,6 @@ from .socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from .tasks import spawn
 
 COUNT_TIMEOUT_S = 0.5
-
 
 
 async def emit(
@@ -37,6 +37,7 @@ async def emit(
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
     frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
+    metrics.EVENTS_OUT.labels(namespace, event).inc()
     rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
     return await get_hub().broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
+from . import metrics
 from .conf import realtime_settings
 from .groups import group_name, hub_channel
 from .ids import PROCESS_ID, owner_of
@@ -50,6 +52,8 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
+        self._layer_failing_since: float | None = None
+        self._recovery: asyncio.Task[None] | None = None
 
     def bind_loop(self) -> None:
         """Remember the server's event loop (sync code in other threads emits on it), and
@@ -66,7 +70,10 @@ class Hub:
         try:
             await self.layer.send(hub_channel(process_id), message)
         except ChannelFull:
+            metrics.LAYER_DROPS.labels("send").inc()
             logger.error("hub: channel of process %s is full; message dropped", process_id)
+        except Exception as exc:
+            self.layer_failed("send", exc)
 
     async def request(
         self, process_id: str, message: dict[str, Any], timeout: float
@@ -106,8 +113,8 @@ class Hub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("hub: channel layer receive failed; retrying")
+            except Exception as exc:
+                self.layer_failed("receive", exc)
                 await asyncio.sleep(1.0)
                 continue
             try:
@@ -126,6 +133,50 @@ class Hub:
             logger.warning("hub: no handler for %r", message["type"])
             return
         handler(message)
+
+    # ----- layer health ----------------------------------------------------------------
+
+    @property
+    def layer_status(self) -> str:
+        """`ok`, or `degraded` while the channel layer fails (local sockets still served)."""
+        return "degraded" if self._layer_failing_since is not None else "ok"
+
+    def layer_failed(self, operation: str, exc: BaseException) -> None:
+        """Count a failed layer operation; the first failure starts the recovery loop."""
+        metrics.LAYER_ERRORS.labels(operation).inc()
+        if self._layer_failing_since is not None:
+            logger.debug("hub: channel layer %s failed again: %r", operation, exc)
+            return
+        self._layer_failing_since = time.monotonic()
+        logger.error(
+            "hub: channel layer %s failed (%r); serving local sockets only until it is back",
+            operation,
+            exc,
+        )
+        self._recovery = spawn(self._recover())
+
+    async def _recover(self) -> None:
+        """Probe the layer every second; once it answers, rejoin every group of this process
+        (a restarted Redis has forgotten them all) and report healthy again."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
+                for group in list(self._groups):
+                    await asyncio.wait_for(self.layer.group_add(group, self.channel), 2.0)
+            except Exception:
+                continue
+            outage = time.monotonic() - (self._layer_failing_since or time.monotonic())
+            self._layer_failing_since = None
+            logger.warning(
+                "hub: channel layer back after %.1f s; %d groups rejoined",
+                outage,
+                len(self._groups),
+            )
+            return
+
+    def sio_noop(self, message: dict[str, Any]) -> None:
+        """The recovery probe's own message."""
 
     async def _refresh_groups(self) -> None:
         """Re-add this process to its groups before the layer's group expiry drops it."""
@@ -180,9 +231,10 @@ class Hub:
             self._groups[group] = future
         try:
             await asyncio.shield(future)
-        except Exception:
-            self._groups.pop(group, None)
-            logger.exception("hub: joining group %s failed", group)
+        except Exception as exc:
+            # keep the group: the recovery rejoins it once the layer answers again
+            self._groups[group] = _done_future()
+            self.layer_failed("group_add", exc)
 
     def _schedule_discard(self, group: str, key: RoomKey) -> None:
         """Leave a group a little later, unless a socket joins the room again meanwhile."""
@@ -266,9 +318,10 @@ class Hub:
         try:
             await self.layer.group_send(group, message)
         except ChannelFull:
+            metrics.LAYER_DROPS.labels("group_send").inc()
             logger.error("hub: channel full sending to group %s; broadcast dropped", group)
-        except Exception:
-            logger.exception("hub: group_send to %s failed", group)
+        except Exception as exc:
+            self.layer_failed("group_send", exc)
 
     def _deliver(
         self,
@@ -281,6 +334,8 @@ class Hub:
         targets = self.local_targets(namespace, rooms, exclude_rooms, exclude_sids)
         for socket in targets:
             socket.deliver(frames)
+        if targets:
+            metrics.DELIVERIES.labels(namespace).inc(len(targets))
         return len(targets)
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:
@@ -384,6 +439,25 @@ class Hub:
         if socket is not None:
             spawn(socket.disconnect())
 
+
+def _done_future() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+class _GroupCapacityWatch(logging.Filter):
+    """channels_redis reports a group_send that skipped full channels only as an INFO line:
+    count those drops and raise the line to ERROR, so a full channel is never silent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "over capacity" in str(record.msg) and record.args:
+            metrics.LAYER_DROPS.labels("group_send").inc(int(record.args[0]))
+            record.levelno, record.levelname = logging.ERROR, "ERROR"
+        return True
+
+
+logging.getLogger("channels_redis.core").addFilter(_GroupCapacityWatch())
 
 _hub: Hub | None = None
 

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import metrics
 from .conf import realtime_settings
 from .envelope import AckError
 from .hub import get_hub
@@ -161,6 +162,7 @@ class NamespaceConsumer:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved Socket.IO event name")
         frames = frames_for(Packet(PacketType.EVENT, self.namespace, [event, *args]))
+        metrics.EVENTS_OUT.labels(self.namespace, event).inc()
         if to is None:
             self.deliver(frames)
             return
@@ -237,6 +239,8 @@ class NamespaceConsumer:
         if self.state is not SocketState.CONNECTING:
             return  # the transport closed meanwhile
         self.state = SocketState.CONNECTED
+        metrics.CONNECTS.labels(self.namespace).inc()
+        metrics.SOCKETS.labels(self.namespace).inc()
         self.connection.send_packet(Packet(PacketType.CONNECT, self.namespace, {"sid": self.sid}))
         self.connection.namespace_connected()
         held, self._held = self._held, []
@@ -258,6 +262,7 @@ class NamespaceConsumer:
             await self.disconnect()
 
     def _refuse(self, payload: dict[str, Any]) -> None:
+        metrics.REFUSALS.labels(self.namespace, str(payload.get("message", ""))[:40]).inc()
         if self.state is SocketState.CONNECTING:
             self.connection.send_packet(Packet(PacketType.CONNECT_ERROR, self.namespace, payload))
         self._forget()
@@ -271,6 +276,7 @@ class NamespaceConsumer:
         if self.state is SocketState.DISCONNECTED:
             return
         method = self.handlers.get(handler_name(event))
+        metrics.EVENTS_IN.labels(self.namespace, method[3:] if method else "unhandled").inc()
         try:
             if method is None:
                 result = await self.on_event(event, *args)
@@ -308,6 +314,8 @@ class NamespaceConsumer:
                 future.set_exception(ConnectionError("socket disconnected"))
         self._inbox.clear()
         if was_connected:
+            metrics.SOCKETS.labels(self.namespace).dec()
+            metrics.DISCONNECTS.labels(self.namespace, reason).inc()
             get_registry().socket_disconnected(self.sid)
             self._enqueue(lambda: self._run_disconnect(reason))
 

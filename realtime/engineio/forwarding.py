@@ -14,6 +14,7 @@ import logging
 import secrets
 from typing import Any
 
+from .. import metrics
 from ..hub import get_hub
 from ..tasks import spawn
 from .errors import HandshakeError
@@ -49,6 +50,7 @@ async def forward_polling(
     """Serve a long-polling request of a session owned by process `owner`."""
     base = {"type": FORWARD, "mount": server.mount, "sid": sid}
     logger.debug("forwarding %s of session %s to process %s", method, sid, owner)
+    metrics.FORWARDED.labels(method.lower() if method in ("GET", "POST") else "other").inc()
     if method == "GET":
         reply = await _forward_get(server, owner, base, receive)
         if reply is False:
@@ -102,6 +104,7 @@ async def relay_websocket(
     hub = get_hub()
     relay_id = secrets.token_hex(8)
     logger.debug("relaying a WebSocket of session %s to process %s", sid, owner)
+    metrics.FORWARDED.labels("websocket").inc()
     outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
     _edge_relays[relay_id] = outgoing
     writer = spawn(_write_relayed(outgoing, channel))

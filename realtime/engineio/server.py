@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from .. import metrics
 from ..conf import realtime_settings
 from ..ids import new_sid
 from ..jsoncodec import dumps
@@ -57,6 +58,7 @@ class EngineServer:
         """A registered session; the caller sends the handshake, then calls `start_session`."""
         session = Session(self, new_sid(), scope, transport)
         self.sessions[session.sid] = session
+        metrics.SESSIONS.labels(transport.value).inc()
         return session
 
     def start_session(self, session: Session) -> None:
@@ -77,3 +79,4 @@ class EngineServer:
     def forget(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+            metrics.SESSIONS.labels(session.transport.value).dec()

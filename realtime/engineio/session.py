@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import metrics
 from ..tasks import spawn
 from .packets import (
     CLOSE_FRAME,
@@ -306,6 +307,9 @@ class Session:
 
     def attach_websocket(self, ws_send: WebSocketSend) -> None:
         """Make a WebSocket this session's transport (a new session, or a finished upgrade)."""
+        if self.transport is Transport.POLLING:
+            metrics.SESSIONS.labels(Transport.POLLING.value).dec()
+            metrics.SESSIONS.labels(Transport.WEBSOCKET.value).inc()
         self.transport = Transport.WEBSOCKET
         self.upgrading = False
         self._probe_send = None

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import metrics
 from .backends import PushNotification, SendStatus, TokenResult, fcm_data, get_backend
 from .models import DeviceToken, Platform
 from .selectors import user_device_tokens
@@ -43,7 +44,11 @@ def _record_results(results: Sequence[TokenResult]) -> PushOutcome:
     for result in failed:
         error = result.error[:ERROR_MAX] or "unknown error"
         DeviceToken.objects.filter(token=result.token).update(last_error=error)
-    return PushOutcome(sent=len(ok), removed=len(invalid), failed=len(failed))
+    outcome = PushOutcome(sent=len(ok), removed=len(invalid), failed=len(failed))
+    for label, count in (("sent", outcome.sent), ("invalid_token", outcome.removed)):
+        metrics.PUSHES.labels(label).inc(count)
+    metrics.PUSHES.labels("failed").inc(outcome.failed)
+    return outcome
 
 
 def device_token_register(

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from realtime import metrics
 from realtime.conf import realtime_settings
 
 RESTART_DELAY_S = 1.0
@@ -45,6 +47,7 @@ class Command(BaseCommand):
         if workers > 1 and isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stderr.write("REDIS_URL is not set: the in-memory layer serves one process only")
             workers = 1
+        _prepare_metrics_dir()
         listener = socket.create_server((host, port), backlog=2048)
         listener.set_inheritable(True)
         self.stdout.write(f"serving on {host}:{port} with {workers} worker(s)")
@@ -56,6 +59,18 @@ class Command(BaseCommand):
             sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers",
             "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
         ]  # fmt: skip
+
+
+def _prepare_metrics_dir() -> None:
+    """Workers write their metrics here, so any worker's `/metrics` reports them all."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        os.makedirs(path, exist_ok=True)
+    else:
+        path = tempfile.mkdtemp(prefix="general-socket-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # inherited by the workers
+    for name in os.listdir(path):  # samples of an earlier run would be summed in
+        os.unlink(os.path.join(path, name))
 
 
 class Supervisor:
@@ -75,6 +90,7 @@ class Supervisor:
         while not self.stopping:
             for index, worker in enumerate(self.workers):
                 if worker.poll() is not None and not self.stopping:
+                    metrics.mark_process_dead(worker.pid)
                     print(
                         f"worker {worker.pid} exited ({worker.returncode}); restarting", flush=True
                     )

@@ -1,0 +1,67 @@
+"""Prometheus metrics of the realtime server; aggregated over `serve`'s workers.
+
+With PROMETHEUS_MULTIPROC_DIR set (the `serve` command sets it for its workers), every process
+writes its samples there and `/metrics` on any worker reports the sum. Label values come from
+the server's own vocabulary only (namespaces, handler names, reasons), never from raw client
+input, so a client cannot grow the label set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+SOCKETS = Gauge("socketio_sockets", "Connected sockets", ["namespace"], multiprocess_mode="livesum")
+SESSIONS = Gauge(
+    "engineio_sessions", "Open Engine.IO sessions", ["transport"], multiprocess_mode="livesum"
+)
+CONNECTS = Counter("socketio_connects_total", "Accepted namespace connects", ["namespace"])
+REFUSALS = Counter(
+    "socketio_connect_refusals_total", "Refused namespace connects", ["namespace", "reason"]
+)
+DISCONNECTS = Counter(
+    "socketio_disconnects_total", "Namespace disconnects", ["namespace", "reason"]
+)
+EVENTS_IN = Counter("socketio_events_in_total", "Client events handled", ["namespace", "event"])
+EVENTS_OUT = Counter(
+    "socketio_events_out_total", "Events emitted (a broadcast counts once)", ["namespace", "event"]
+)
+DELIVERIES = Counter("socketio_deliveries_total", "Event packets written to sockets", ["namespace"])
+LAYER_ERRORS = Counter(
+    "channel_layer_errors_total", "Channel layer operations that failed", ["operation"]
+)
+LAYER_DROPS = Counter(
+    "channel_layer_drops_total", "Messages dropped because a channel was full", ["operation"]
+)
+FORWARDED = Counter(
+    "engineio_forwarded_total", "Requests forwarded to the process owning the session", ["kind"]
+)
+API_REQUESTS = Counter("emit_api_requests_total", "REST API requests", ["route", "status"])
+API_LATENCY = Histogram("emit_api_request_seconds", "REST API request latency", ["route"])
+PUSHES = Counter("push_notifications_total", "Push notifications by outcome", ["outcome"])
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text: this process's metrics, or every worker's with multiprocess."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (the supervisor calls this)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        prometheus_multiprocess.mark_process_dead(pid)
