@@ -29,6 +29,7 @@ from .conf import realtime_settings
 from .envelope import AckError
 from .hub import get_hub
 from .ids import new_sid
+from .logcontext import bind_socket
 from .permissions import authorize
 from .presence.registry import get_registry
 from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode
@@ -273,8 +274,9 @@ class NamespaceConsumer:
         self._enqueue(lambda: self._handle_event(event, data[1:], ack_id))
 
     async def _handle_event(self, event: str, args: list[Any], ack_id: int | None) -> None:
-        if self.state is SocketState.DISCONNECTED:
-            return
+        """Run one client event. An event that arrived before the socket went away still runs
+        (what it stores is kept, as when the reference server dispatches on arrival); only
+        its ack has nowhere to go."""
         method = self.handlers.get(handler_name(event))
         metrics.EVENTS_IN.labels(self.namespace, method[3:] if method else "unhandled").inc()
         try:
@@ -301,7 +303,7 @@ class NamespaceConsumer:
         self._closed(reason)
 
     def _closed(self, reason: str) -> None:
-        """Leave every room at once, then run `on_disconnect` after what is queued."""
+        """Leave every room at once; run the events already received, then `on_disconnect`."""
         if self.state is SocketState.DISCONNECTED:
             return
         was_connected = self.state is SocketState.CONNECTED
@@ -312,12 +314,11 @@ class NamespaceConsumer:
         for future in self._acks.values():
             if not future.done():
                 future.set_exception(ConnectionError("socket disconnected"))
-        self._inbox.clear()
         if was_connected:
             metrics.SOCKETS.labels(self.namespace).dec()
             metrics.DISCONNECTS.labels(self.namespace, reason).inc()
             get_registry().socket_disconnected(self.sid)
-            self._enqueue(lambda: self._run_disconnect(reason))
+            self._enqueue(lambda: self._run_disconnect(reason), always=True)
 
     async def _run_disconnect(self, reason: str) -> None:
         try:
@@ -329,9 +330,12 @@ class NamespaceConsumer:
         get_hub().remove_socket(self)
         self.connection.forget_socket(self)
 
-    def _enqueue(self, job: Callable[[], Awaitable[None]]) -> None:
-        """Run jobs one at a time, in arrival order, on a task that lives while there is work."""
-        if len(self._inbox) >= MAX_INBOX:
+    def _enqueue(self, job: Callable[[], Awaitable[None]], *, always: bool = False) -> None:
+        """Run jobs one at a time, in arrival order, on a task that lives while there is work.
+
+        A client that lets MAX_INBOX events pile up is disconnected; `always` jobs (the
+        disconnect hook) are queued regardless."""
+        if len(self._inbox) >= MAX_INBOX and not always:
             logger.warning("%s: socket %s floods events; disconnecting", self.namespace, self.sid)
             self.connection.session.close("transport error", notify_client=False)
             return
@@ -340,6 +344,8 @@ class NamespaceConsumer:
             self._runner = asyncio.get_running_loop().create_task(self._run_inbox())
 
     async def _run_inbox(self) -> None:
+        uid = self.identity.uid if self.identity is not None else None
+        bind_socket(self.sid, self.namespace, uid)  # this task's log lines name the socket
         while self._inbox:
             job = self._inbox.popleft()
             try:

@@ -48,6 +48,10 @@ class EchoConsumer(NamespaceConsumer):
     async def on_echo(self, *args: Any) -> tuple[Any, ...]:
         return args
 
+    async def on_fail(self, *args: Any) -> None:
+        """A handler that raises: the adapter logs it and sends no ack."""
+        raise RuntimeError("handler failed on purpose")
+
     async def on_echo_event(self, *args: Any) -> None:
         await self.emit("echoed", *args)
 
