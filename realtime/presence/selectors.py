@@ -16,7 +16,8 @@ class OnlineState:
 
 
 def user_online_state(*, uid: str) -> OnlineState:
-    """`GET /online/{uid}`: online while any socket lives, with the user's status."""
+    """`GET /online/{uid}`: online while any socket lives and through the grace period after
+    the last one left (until presence turns inactive), with the user's status."""
     sockets = LiveSocket.objects.filter(uid=uid).count()
     status = (
         UserPresence.objects.filter(uid=uid).values_list("status", flat=True).first()
@@ -24,7 +25,7 @@ def user_online_state(*, uid: str) -> OnlineState:
     )
     if sockets and status == PresenceStatus.INACTIVE:
         status = PresenceStatus.ACTIVE  # registered but the batch that flips it is in flight
-    return OnlineState(online=sockets > 0, status=status, sockets=sockets)
+    return OnlineState(online=status != PresenceStatus.INACTIVE, status=status, sockets=sockets)
 
 
 def user_has_live_socket(*, uid: str) -> bool:
