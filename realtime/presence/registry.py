@@ -128,9 +128,11 @@ class SocketRegistry:
             started_at=self.started_at,
             now=now,
         )
+        # dead after three missed heartbeats: the sweeps (every TTL/4) then catch it within
+        # the TTL of its last heartbeat, so its users never stay online past PRESENCE_TTL_S
         changes = await database_sync_to_async(services.instance_sweep)(
             now=now,
-            ttl=dt.timedelta(seconds=float(realtime_settings.PRESENCE_TTL_S)),
+            ttl=dt.timedelta(seconds=float(realtime_settings.PRESENCE_TTL_S) * 3 / 4),
             grace=dt.timedelta(seconds=float(realtime_settings.PRESENCE_GRACE_S)),
         )
         await publish(changes)
