@@ -7,3 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("emit_api.urls")),
 ]
+
+# a route nothing matches answers with the contract's envelope, not an HTML page
+handler404 = "emit_api.exceptions.not_found"

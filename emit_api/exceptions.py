@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -57,3 +57,8 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
         }
     messages = detail if isinstance(detail, list) else [detail]
     return {"non_field_errors": [str(m) for m in messages]}
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's handler404: an unknown route answers with the envelope too."""
+    return JsonResponse({"success": False, "errno": 404, "message": "NOT_FOUND"}, status=404)
