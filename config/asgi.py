@@ -8,6 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 django_asgi_app = get_asgi_application()
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
 from realtime.asgi import build_application  # noqa: E402  (needs Django set up first)
 
-application = build_application(django_asgi_app)
+# /static/ (the admin's and the API docs' assets) from the apps, with or without DEBUG
+application = build_application(ASGIStaticFilesHandler(django_asgi_app))
