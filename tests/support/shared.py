@@ -158,6 +158,15 @@ def live_instance_ids(database: str) -> set[str]:
     return {row[0] for row in _query(database, "SELECT id FROM presence_serverinstance")}
 
 
+async def wait_instances(database: str, instance_ids: set[str]) -> None:
+    """Poll until every one of the instances has heartbeated (it is then counted in emits)."""
+
+    async def probe() -> set[str]:
+        return live_instance_ids(database)
+
+    await eventually(probe, lambda ids: instance_ids <= ids)
+
+
 def device_tokens(database: str, uid: str) -> set[str]:
     rows = _query(database, "SELECT token FROM push_devicetoken WHERE uid = ?", uid)
     return {row[0] for row in rows}
