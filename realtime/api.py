@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .envelope import AckError, InternalError, NotFound
+from .envelope import AckError, InternalError, NotFound, RateLimited
 from .namespace import NamespaceConsumer
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,9 @@ class ApiConsumer(NamespaceConsumer):
 
     async def on_event(self, event: str, *args: Any) -> Any:
         return NotFound(f"unknown event {event!r}").envelope()
+
+    def on_throttled(self, event: str) -> Any:
+        return RateLimited().envelope()
 
     async def handle_exception(self, event: str, exc: Exception) -> Any:
         if isinstance(exc, AckError):

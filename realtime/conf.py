@@ -31,6 +31,14 @@ DEFAULTS: dict[str, Any] = {
     # SIGTERM: sockets are told and disconnected, presence withdrawn, exit within this
     "SHUTDOWN_TIMEOUT_S": 10.0,
     "SHUTDOWN_DRAIN_S": 0.0,
+    # limits against hostile clients (realtime.throttling, realtime.limits); "" = no limit
+    "THROTTLE_SOCKET_RATE": "100/s",
+    "THROTTLE_USER_RATE": "300/s",
+    "THROTTLE_DISCONNECT_AFTER": 200,  # throttled events within 10 s before a disconnect
+    "MAX_CONNECTIONS_PER_IP": 1_000,  # Engine.IO sessions per client address, per process
+    "MAX_SOCKETS_PER_USER": 100,  # sockets per user (all namespaces), per process
+    "MAX_NAMESPACES_PER_CONNECTION": 32,
+    "MAX_ROOMS_PER_SOCKET": 1_000,
     # socket authentication: HMAC secret, accepted algorithms, clock leeway, optional claims
     "JWT_SECRET": "",
     "JWT_ALGORITHMS": ["HS256"],

@@ -70,6 +70,16 @@ class RateLimited(AckError):
     code = "RATE_LIMITED"
 
 
+class TooManyRooms(AckError):
+    errno = 429
+    code = "TOO_MANY_ROOMS"
+
+
+class TooManyConnections(AckError):
+    errno = 429
+    code = "TOO_MANY_CONNECTIONS"
+
+
 class InternalError(AckError):
     errno = 500
     code = "INTERNAL_ERROR"

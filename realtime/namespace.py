@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import metrics
+from . import limits, metrics
 from .conf import realtime_settings
 from .envelope import AckError
 from .hub import get_hub
@@ -33,6 +33,7 @@ from .logcontext import bind_socket
 from .permissions import authorize
 from .presence.registry import get_registry
 from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode
+from .throttling import AbuseCounter, BaseThrottle, SocketRateThrottle, UserRateThrottle
 
 if TYPE_CHECKING:
     from .identity import Identity
@@ -100,6 +101,8 @@ class NamespaceConsumer:
     # who may connect (realtime.permissions); none: anyone, and no token is even looked at
     permission_classes: ClassVar[list[type[BasePermission] | BasePermission]] = []
     identity: Identity | None = None  # set by authentication; None for anonymous sockets
+    # rate limits on client events, asked before each event is queued (realtime.throttling)
+    throttle_classes: ClassVar[list[type[BaseThrottle]]] = [SocketRateThrottle, UserRateThrottle]
     _expiry_timer: asyncio.TimerHandle | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -126,6 +129,8 @@ class NamespaceConsumer:
         self._runner: asyncio.Task[None] | None = None
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._next_ack_id = 0
+        self.throttles = [throttle() for throttle in self.throttle_classes]
+        self.abuse = AbuseCounter()
 
     # ----- hooks a subclass overrides --------------------------------------------------
 
@@ -138,6 +143,10 @@ class NamespaceConsumer:
     async def on_event(self, event: str, *args: Any) -> Any:
         """An event with no `on_<event>` handler. The default ignores it and sends no ack."""
         logger.debug("%s: no handler for event %r", self.namespace, event)
+        return NO_ACK
+
+    def on_throttled(self, event: str) -> Any:
+        """An event over the rate limit was dropped; the return value is its ack."""
         return NO_ACK
 
     async def handle_exception(self, event: str, exc: Exception) -> Any:
@@ -190,7 +199,9 @@ class NamespaceConsumer:
             self._acks.pop(ack_id, None)
 
     async def join(self, room: str) -> None:
+        """Join a room on every process; TooManyRooms past MAX_ROOMS_PER_SOCKET."""
         if room not in self.rooms and self.state is not SocketState.DISCONNECTED:
+            limits.check_room_quota(self)
             self.rooms.add(room)
             await get_hub().join(self, room)
 
@@ -239,6 +250,11 @@ class NamespaceConsumer:
             return
         if self.state is not SocketState.CONNECTING:
             return  # the transport closed meanwhile
+        try:
+            limits.claim_user_socket(self)
+        except AckError as error:
+            self._refuse({"message": error.code, "data": {"errno": error.errno}})
+            return
         self.state = SocketState.CONNECTED
         metrics.CONNECTS.labels(self.namespace).inc()
         metrics.SOCKETS.labels(self.namespace).inc()
@@ -271,7 +287,13 @@ class NamespaceConsumer:
 
     def receive_event(self, data: list[Any], ack_id: int | None) -> None:
         event = str(data[0])
-        self._enqueue(lambda: self._handle_event(event, data[1:], ack_id))
+        admitted = limits.admit_event(self)
+        if admitted:
+            self._enqueue(lambda: self._handle_event(event, data[1:], ack_id))
+        elif admitted is None:  # persistent abuse
+            self.connection.session.close("transport error", notify_client=False)
+        elif ack_id is not None:
+            self._send_ack(ack_id, self.on_throttled(event))
 
     async def _handle_event(self, event: str, args: list[Any], ack_id: int | None) -> None:
         """Run one client event. An event that arrived before the socket went away still runs
@@ -286,7 +308,11 @@ class NamespaceConsumer:
                 result = await getattr(self, method)(*args)
         except Exception as exc:
             result = await self.handle_exception(event, exc)
-        if ack_id is not None and result is not NO_ACK and self.connected:
+        if ack_id is not None:
+            self._send_ack(ack_id, result)
+
+    def _send_ack(self, ack_id: int, result: Any) -> None:
+        if result is not NO_ACK and self.connected:
             self.connection.send_packet(
                 Packet(PacketType.ACK, self.namespace, ack_args(result), ack_id)
             )
@@ -316,6 +342,7 @@ class NamespaceConsumer:
                 future.set_exception(ConnectionError("socket disconnected"))
         if was_connected:
             metrics.SOCKETS.labels(self.namespace).dec()
+            limits.release_user_socket(self)
             metrics.DISCONNECTS.labels(self.namespace, reason).inc()
             get_registry().socket_disconnected(self.sid)
             self._enqueue(lambda: self._run_disconnect(reason), always=True)

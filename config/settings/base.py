@@ -127,6 +127,14 @@ REALTIME = {
     "PRESENCE_TTL_S": env_float("PRESENCE_TTL_S", 60.0),
     "SHUTDOWN_TIMEOUT_S": env_float("SHUTDOWN_TIMEOUT_S", 10.0),
     "SHUTDOWN_DRAIN_S": env_float("SHUTDOWN_DRAIN_S", 0.0),
+    # hostile clients: event rates ("100/s", "" for none), caps per address, user, connection
+    "THROTTLE_SOCKET_RATE": env_str("THROTTLE_SOCKET_RATE", "100/s"),
+    "THROTTLE_USER_RATE": env_str("THROTTLE_USER_RATE", "300/s"),
+    "THROTTLE_DISCONNECT_AFTER": env_int("THROTTLE_DISCONNECT_AFTER", 200),
+    "MAX_CONNECTIONS_PER_IP": env_int("MAX_CONNECTIONS_PER_IP", 1_000),
+    "MAX_SOCKETS_PER_USER": env_int("MAX_SOCKETS_PER_USER", 100),
+    "MAX_NAMESPACES_PER_CONNECTION": env_int("MAX_NAMESPACES_PER_CONNECTION", 32),
+    "MAX_ROOMS_PER_SOCKET": env_int("MAX_ROOMS_PER_SOCKET", 1_000),
     # push (contract §5): PUSH_BACKEND firebase|log|memory; empty picks firebase when
     # FCM_CREDENTIALS is set, else log. FCM_API_BASE points FCM at a local stand-in (tests)
     "PUSH_BACKEND": env_str("PUSH_BACKEND"),

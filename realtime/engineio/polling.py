@@ -43,6 +43,8 @@ async def handle_polling(
     sid = query.get("sid")
     if error is None and sid is None and method != "GET":
         error = HandshakeError.BAD_HANDSHAKE_METHOD
+    if error is None and sid is None and not server.admits(scope):
+        error = HandshakeError.FORBIDDEN  # MAX_CONNECTIONS_PER_IP
     if error is not None:
         await respond(send, HttpAnswer.error(error), cors)
         return

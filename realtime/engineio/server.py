@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,6 +21,11 @@ def parse_query(scope: dict[str, Any]) -> dict[str, str]:
     """The query string as single values (the first of repeated keys)."""
     raw = scope.get("query_string", b"").decode("latin-1")
     return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -45,6 +51,8 @@ class EngineServer:
         self.max_buffered_packets = int(realtime_settings.MAX_BUFFERED_PACKETS)
         self.max_buffered_bytes = int(realtime_settings.MAX_BUFFERED_BYTES)
         self.cors_allowed_origins = list(realtime_settings.CORS_ALLOWED_ORIGINS)
+        self.max_per_address = int(realtime_settings.MAX_CONNECTIONS_PER_IP)
+        self._per_address: Counter[str] = Counter()
 
     def check_query(self, query: dict[str, str], transport: str) -> HandshakeError | None:
         """Validate `EIO` and `transport` the way the reference server does."""
@@ -54,10 +62,15 @@ class EngineServer:
             return HandshakeError.UNKNOWN_TRANSPORT
         return None
 
+    def admits(self, scope: dict[str, Any]) -> bool:
+        """False when the client's address already holds MAX_CONNECTIONS_PER_IP sessions."""
+        return self._per_address[client_address(scope)] < self.max_per_address
+
     def create_session(self, scope: dict[str, Any], transport: Transport) -> Session:
         """A registered session; the caller sends the handshake, then calls `start_session`."""
         session = Session(self, new_sid(), scope, transport)
         self.sessions[session.sid] = session
+        self._per_address[client_address(scope)] += 1
         metrics.SESSIONS.labels(transport.value).inc()
         return session
 
@@ -79,4 +92,8 @@ class EngineServer:
     def forget(self, session: Session) -> None:
         if self.sessions.get(session.sid) is session:
             del self.sessions[session.sid]
+            address = client_address(session.scope)
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
             metrics.SESSIONS.labels(session.transport.value).dec()

@@ -66,6 +66,9 @@ async def handle_websocket(
     channel = WebSocketChannel(send, server.max_buffered_bytes)
     sid = query.get("sid")
     if sid is None:
+        if not server.admits(scope):  # MAX_CONNECTIONS_PER_IP
+            await send({"type": "websocket.close", "code": 1008})
+            return
         await send({"type": "websocket.accept"})
         session = server.create_session(scope, Transport.WEBSOCKET)
         session.attach_websocket(channel)

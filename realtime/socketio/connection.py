@@ -31,6 +31,7 @@ class SocketIOConnection:
         self.sockets: dict[str, NamespaceConsumer] = {}
         self._partial: Packet | None = None  # a binary packet waiting for its attachments
         self._max_attachments = int(realtime_settings.MAX_ATTACHMENTS)
+        self._max_namespaces = int(realtime_settings.MAX_NAMESPACES_PER_CONNECTION)
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             int(realtime_settings.CONNECT_TIMEOUT_MS) / 1000, self._on_connect_timeout
         )
@@ -99,6 +100,10 @@ class SocketIOConnection:
     def _connect(self, namespace: str, auth: dict[str, Any]) -> None:
         if namespace in self.sockets:
             logger.debug("session %s: repeated CONNECT to %s ignored", self.session.sid, namespace)
+            return
+        if len(self.sockets) >= self._max_namespaces:
+            payload = {"message": "TOO_MANY_NAMESPACES", "data": {"errno": 429}}
+            self.send_packet(Packet(PacketType.CONNECT_ERROR, namespace, payload))
             return
         resolved = self.router.resolve(namespace)
         if resolved is None:
