@@ -118,16 +118,26 @@ def _schedule(emitted: Emitted) -> None:
     loop = get_hub().loop
     if loop is None or loop.is_closed():
         return  # no server runs in this process (a management command, a unit test)
-    coro_args = (emitted.event, *emitted.args)
-    kwargs = {"namespace": emitted.namespace, "to": emitted.to, "exclude": emitted.exclude}
+
+    def start() -> None:
+        spawn(
+            emit(
+                emitted.event,
+                *emitted.args,
+                namespace=emitted.namespace,
+                to=emitted.to,
+                exclude=emitted.exclude,
+            )
+        )
+
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        spawn(emit(*coro_args, **kwargs))
+        start()
     else:
-        loop.call_soon_threadsafe(lambda: spawn(emit(*coro_args, **kwargs)))
+        loop.call_soon_threadsafe(start)
 
 
 @contextlib.contextmanager

@@ -451,8 +451,10 @@ class _GroupCapacityWatch(logging.Filter):
     count those drops and raise the line to ERROR, so a full channel is never silent."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "over capacity" in str(record.msg) and record.args:
-            metrics.LAYER_DROPS.labels("group_send").inc(int(record.args[0]))
+        args = record.args
+        if "over capacity" in str(record.msg) and isinstance(args, tuple) and args:
+            dropped = args[0]
+            metrics.LAYER_DROPS.labels("group_send").inc(dropped if isinstance(dropped, int) else 1)
             record.levelno, record.levelname = logging.ERROR, "ERROR"
         return True
 

@@ -32,7 +32,7 @@ from .ids import new_sid
 from .logcontext import bind_socket
 from .permissions import authorize
 from .presence.registry import get_registry
-from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode
+from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode_parts
 from .throttling import AbuseCounter, BaseThrottle, SocketRateThrottle, UserRateThrottle
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class SocketState(Enum):
 
 def frames_for(packet: Packet) -> list[str | bytes]:
     """A Socket.IO packet as ready Engine.IO frames (text with the MESSAGE prefix, binaries)."""
-    text, *binary = encode(packet)
+    text, binary = encode_parts(packet)
     return ["4" + text, *binary]
 
 

@@ -48,13 +48,15 @@ async def forward_polling(
     server: EngineServer, owner: str, sid: str, method: str, receive: Any, send: Any, cors: list
 ) -> None:
     """Serve a long-polling request of a session owned by process `owner`."""
-    base = {"type": FORWARD, "mount": server.mount, "sid": sid}
+    base: dict[str, Any] = {"type": FORWARD, "mount": server.mount, "sid": sid}
+    reply: dict[str, Any] | None
     logger.debug("forwarding %s of session %s to process %s", method, sid, owner)
     metrics.FORWARDED.labels(method.lower() if method in ("GET", "POST") else "other").inc()
     if method == "GET":
-        reply = await _forward_get(server, owner, base, receive)
-        if reply is False:
+        got = await _forward_get(server, owner, base, receive)
+        if got is False:
             return  # the client went away
+        reply = got if isinstance(got, dict) else None
     elif method == "POST":
         try:
             body = await read_body(receive, server.max_payload)
@@ -166,6 +168,7 @@ async def _serve_forwarded(message: dict[str, Any]) -> None:
     if op == "ws_open":
         await _serve_relayed_websocket(session, message)
         return
+    answer: HttpAnswer | None
     if session is None:
         answer = HttpAnswer.error(HandshakeError.UNKNOWN_SID)
     elif op == "get":

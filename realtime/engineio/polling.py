@@ -49,9 +49,9 @@ async def handle_polling(
         await respond(send, HttpAnswer.error(error), cors)
         return
     if sid is None:
-        session = server.create_session(scope, Transport.POLLING)
-        server.start_session(session)  # heartbeat from creation on, as the reference server
-        await respond(send, HttpAnswer.text(server.handshake_frame(session)), cors)
+        created = server.create_session(scope, Transport.POLLING)
+        server.start_session(created)  # heartbeat from creation on, as the reference server
+        await respond(send, HttpAnswer.text(server.handshake_frame(created)), cors)
         return
     session = server.sessions.get(sid)
     if session is None:

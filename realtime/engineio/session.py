@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,7 +54,7 @@ class PollConflict(Exception):
     """A long-polling request that the session's state forbids (duplicate or after upgrade)."""
 
 
-WebSocketSend = Callable[[Frame | None], Awaitable[None]]
+WebSocketSend = Callable[[Frame | None], Coroutine[Any, Any, None]]
 
 
 class Session:

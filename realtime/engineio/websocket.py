@@ -70,11 +70,11 @@ async def handle_websocket(
             await send({"type": "websocket.close", "code": 1008})
             return
         await send({"type": "websocket.accept"})
-        session = server.create_session(scope, Transport.WEBSOCKET)
-        session.attach_websocket(channel)
-        session.send(server.handshake_frame(session))
-        server.start_session(session)
-        await _serve(session, channel, receive)
+        created = server.create_session(scope, Transport.WEBSOCKET)
+        created.attach_websocket(channel)
+        created.send(server.handshake_frame(created))
+        server.start_session(created)
+        await _serve(created, channel, receive)
         return
     session = server.sessions.get(sid)
     if session is None:

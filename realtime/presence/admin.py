@@ -54,7 +54,7 @@ class UserPresenceAdmin(admin.ModelAdmin):
 
     @admin.display(description="sockets", ordering="_sockets")
     def socket_count(self, obj: UserPresence) -> int:
-        return obj._sockets
+        return getattr(obj, "_sockets", 0)
 
 
 @admin.register(ServerInstance)

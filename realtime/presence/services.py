@@ -61,7 +61,7 @@ def registry_apply_batch(
         still_online = set(
             LiveSocket.objects.filter(uid__in=left).values_list("uid", flat=True).distinct()
         )
-    return changes, sorted(left - still_online)
+    return changes, sorted(uid for uid in left - still_online if uid)
 
 
 def _live_socket(row: SocketRow, instance_id: str, now: dt.datetime) -> LiveSocket:
@@ -176,7 +176,7 @@ def instance_withdraw(*, instance_id: str, now: dt.datetime) -> list[str]:
         ServerInstance.objects.filter(id=instance_id).delete()
         UserPresence.objects.filter(uid__in=uids).update(last_seen=now)
         online = set(LiveSocket.objects.filter(uid__in=uids).values_list("uid", flat=True))
-    return sorted(uids - online)
+    return sorted(uid for uid in uids - online if uid)
 
 
 def _expire_orphans(*, now: dt.datetime, grace: dt.timedelta) -> list[PresenceChange]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..conf import realtime_settings
 from ..engineio.session import Session
-from .packets import Packet, PacketType, SocketIOParseError, decode, encode, reconstruct
+from .packets import Packet, PacketType, SocketIOParseError, decode, encode_parts, reconstruct
 
 if TYPE_CHECKING:
     from ..namespace import NamespaceConsumer
@@ -95,6 +95,7 @@ class SocketIOConnection:
         elif kind in (PacketType.EVENT, PacketType.BINARY_EVENT):
             socket.receive_event(packet.data, packet.id)
         else:  # ACK, BINARY_ACK
+            assert packet.id is not None  # the codec refuses an ACK without an id
             socket.receive_ack(packet.id, packet.data)
 
     def _connect(self, namespace: str, auth: dict[str, Any]) -> None:
@@ -132,7 +133,7 @@ class SocketIOConnection:
             del self.sockets[socket.namespace]
 
     def send_packet(self, packet: Packet) -> None:
-        text, *binary = encode(packet)
+        text, binary = encode_parts(packet)
         self.session.send("4" + text)
         for attachment in binary:
             self.session.send(attachment)

@@ -52,6 +52,12 @@ def encode(packet: Packet) -> list[str | bytes]:
 
     `bytes` anywhere in the data turns EVENT into BINARY_EVENT and ACK into BINARY_ACK.
     """
+    text, attachments = encode_parts(packet)
+    return [text, *attachments]
+
+
+def encode_parts(packet: Packet) -> tuple[str, list[bytes]]:
+    """`encode`, with the text and the binary attachments apart."""
     kind = packet.type
     data = packet.data
     attachments: list[bytes] = []
@@ -70,7 +76,7 @@ def encode(packet: Packet) -> list[str | bytes]:
         parts.append(str(packet.id))
     if data is not None:
         parts.append(dumps(data))
-    return ["".join(parts), *attachments]
+    return "".join(parts), attachments
 
 
 _EVENTS = (PacketType.EVENT, PacketType.BINARY_EVENT)
