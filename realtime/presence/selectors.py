@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils import timezone
+
+from ..conf import realtime_settings
 from .models import LiveSocket, PresenceStatus, ServerInstance, UserPresence
 
 
@@ -16,16 +19,22 @@ class OnlineState:
 
 
 def user_online_state(*, uid: str) -> OnlineState:
-    """`GET /online/{uid}`: online while any socket lives and through the grace period after
-    the last one left (until presence turns inactive), with the user's status."""
+    """`GET /online/{uid}`: online while any socket lives, and for PRESENCE_GRACE_S after the
+    last one left (a reload never shows the user offline), with the user's status."""
     sockets = LiveSocket.objects.filter(uid=uid).count()
-    status = (
-        UserPresence.objects.filter(uid=uid).values_list("status", flat=True).first()
-        or PresenceStatus.INACTIVE
-    )
-    if sockets and status == PresenceStatus.INACTIVE:
-        status = PresenceStatus.ACTIVE  # registered but the batch that flips it is in flight
-    return OnlineState(online=status != PresenceStatus.INACTIVE, status=status, sockets=sockets)
+    status, last_seen = UserPresence.objects.filter(uid=uid).values_list(
+        "status", "last_seen"
+    ).first() or (PresenceStatus.INACTIVE, None)
+    if sockets:
+        if status == PresenceStatus.INACTIVE:
+            status = PresenceStatus.ACTIVE  # registered; the batch that flips it is in flight
+        return OnlineState(online=True, status=status, sockets=sockets)
+    # no socket: the grace period runs from the last one's leaving (`last_seen`), whether or
+    # not an instance is left to flip the status when it ends
+    grace = dt.timedelta(seconds=float(realtime_settings.PRESENCE_GRACE_S))
+    if status != PresenceStatus.INACTIVE and last_seen and last_seen >= timezone.now() - grace:
+        return OnlineState(online=True, status=status, sockets=0)
+    return OnlineState(online=False, status=PresenceStatus.INACTIVE, sockets=0)
 
 
 def user_has_live_socket(*, uid: str) -> bool:
