@@ -18,6 +18,7 @@ from tests.support.shared import (
     SHARED,
     Tab,
     delivered,
+    eventually,
     live_instance_ids,
     live_sockets,
     new_uid,
@@ -170,3 +171,22 @@ async def test_two_instances_a_sigterm_shows_no_user_offline(
     finally:
         for tab in [*tabs, mover, *moved]:
             await tab.close()
+
+
+async def test_after_a_restart_users_who_do_not_come_back_go_offline(server_factory) -> None:
+    """The only instance stops; its successor has no socket yet (so it does not sweep), and
+    still no user of the old one stays online past the grace period."""
+    env = {"PRESENCE_GRACE_S": str(GRACE_S)}
+    old = server_factory(SHUTDOWN_TIMEOUT_S=str(TIMEOUT_S), **env)
+    uid = new_uid()
+    tab = await open_tab(old, uid)
+    try:
+        await eventually(lambda: online(old, uid), lambda state: state["sockets"] == 1)
+        old.signal(signal.SIGTERM)
+        await told_then_disconnected(tab, SHARED)
+        await asyncio.to_thread(exited_within, old, TIMEOUT_S + 1)
+    finally:
+        await tab.close()
+    new = server_factory(**env)
+    state = await eventually(lambda: online(new, uid), lambda s: not s["online"], GRACE_S + 2)
+    assert state == {"online": False, "status": "inactive", "sockets": 0}
