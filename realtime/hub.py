@@ -195,6 +195,8 @@ class Hub:
         self._ensure_listening()
 
     async def join(self, socket: NamespaceConsumer, room: str | None) -> None:
+        if self.sockets.get(socket.sid) is not socket:
+            return  # gone already (its transport closed while it connected): it joins nothing
         key = (socket.namespace, room)
         members = self.rooms[key]
         members.add(socket)
