@@ -36,7 +36,8 @@ def conversation_create(
 
     Title and image fall back to the contact's. There is one conversation per contact and
     channel: when it exists already, the users not yet in it are added (`is_new` false).
-    `prospect_add_conversation {conversation, is_new}` goes to each participant added.
+    `prospect_add_conversation {conversation, is_new}` goes to each participant added, and
+    to the actor in any case (its ack carries no data).
     """
     uids = list(dict.fromkeys([uid, *(users or [])]))
     with transaction.atomic():
@@ -46,18 +47,19 @@ def conversation_create(
         conversation, created = _conversation_get_or_create(
             uid, contact, channel_id, title or contact.name, image or contact.image
         )
-        members = _members_add(conversation, uids, updated_for_others=not created)
+        added = _members_add(conversation, uids, updated_for_others=not created)
+        actor = ProspectParticipant.objects.get(conversation=conversation, uid=uid)
+        actor.conversation = conversation
+        told = added if uid in {member.uid for member in added} else [*added, actor]
         events.send_on_commit(
             events.conversation_to_members(
                 events.ADD_CONVERSATION,
                 conversation,
-                members,
+                told,
                 conversation_users(cid=conversation.pk),
                 is_new=created,
             )
         )
-        actor = ProspectParticipant.objects.get(conversation=conversation, uid=uid)
-        actor.conversation = conversation
     return member_conversation(actor)
 
 

@@ -87,6 +87,10 @@ def test_title_given_wins_and_one_conversation_per_contact_and_channel(emitted, 
     assert added.args[0]["is_new"] is False
     updated = on_team(emitted, "prospect_update_conversation")[-1]
     assert set(updated.to) == {"user:alice", "user:bob"}
+    before = len(on_team(emitted, "prospect_add_conversation"))
+    services.conversation_create(**B, contact_id=contact.pk, channel_id="web")  # bob is in
+    told = on_team(emitted, "prospect_add_conversation")[before:]
+    assert [(e.to, e.args[0]["is_new"]) for e in told] == [(("user:bob",), False)]
     other_channel = create(contact, channel_id="email")
     assert other_channel != cid
 
