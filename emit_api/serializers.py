@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from conversations.serializers import RowIdField
 from leadfinder.events import SCRAPER_EVENTS
 from leadfinder.serializers import JobIdField
 from realtime.emit import RESERVED_EVENTS
@@ -77,3 +78,32 @@ class OnlineStateSerializer(serializers.Serializer):
     online = serializers.BooleanField()
     status = serializers.ChoiceField(choices=["active", "away", "inactive"])
     sockets = serializers.IntegerField()
+
+
+# ----- prospects (contract §8) and live-chat visitor tokens ----------------------------------
+
+IS_NEW = {"new": True, "existing": False}
+MAX_VISITOR_TOKEN_TTL_S = 30 * 86_400
+
+
+class ProspectMessageEmitSerializer(serializers.Serializer):
+    channel = TargetField()
+    message_id = TargetField()
+
+
+class ProspectConversationEmitSerializer(serializers.Serializer):
+    channel = TargetField()
+    convo_id = TargetField()
+    is_new = serializers.ChoiceField(choices=list(IS_NEW))
+
+
+class VisitorTokenSerializer(serializers.Serializer):
+    contact_id = RowIdField()
+    conversation_id = RowIdField()
+    ttl = serializers.IntegerField(min_value=60, max_value=MAX_VISITOR_TOKEN_TTL_S, default=3600)
+
+
+class VisitorTokenAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    data = serializers.DictField()

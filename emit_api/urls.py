@@ -13,6 +13,15 @@ urlpatterns = [
     path("emit/<str:user_id>/<str:event>", views.EmitToUserView.as_view()),
     path("online/<str:user_id>", views.OnlineView.as_view()),
     path("lead-finder/<str:job_id>/<str:event>", views.LeadFinderEventView.as_view()),
+    path(
+        "conversations/<str:channel>/emit/message/<str:message_id>",
+        views.ProspectMessageEmitView.as_view(),
+    ),
+    path(
+        "conversations/<str:channel>/emit/conversation/<str:convo_id>/<str:is_new>",
+        views.ProspectConversationEmitView.as_view(),
+    ),
+    path("live/visitor-token", views.VisitorTokenView.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

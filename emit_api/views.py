@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 from leadfinder import events as leadfinder_events
 from leadfinder import services as leadfinder_services
 from leadfinder.serializers import scraper_payload
+from prospects import communications, visitors
 from realtime import metrics
-from realtime.envelope import success
+from realtime.envelope import NotFound, success
 from realtime.hub import get_hub
 from realtime.presence.selectors import user_online_state
 from realtime.shutdown import is_shutting_down
@@ -148,3 +149,63 @@ class OnlineView(BaseInternalView):
         target = self.validated_input(request, user_id=user_id)
         state = user_online_state(uid=target.validated_data["user_id"])
         return Response({"online": state.online, "status": state.status, "sockets": state.sockets})
+
+
+# ----- prospects (contract §8) and live-chat visitor tokens ----------------------------------
+
+
+def row_id(value: str) -> int:
+    """A path id as a row id; anything that cannot be one names nothing: NOT_FOUND."""
+    if not (value.isascii() and value.isdigit() and len(value) < 19 and int(value) > 0):
+        raise NotFound("no such id")
+    return int(value)
+
+
+class ProspectMessageEmitView(BaseInternalView):
+    """`prospect_message` to every participant of every conversation of a communication."""
+
+    input_serializer_class = serializers.ProspectMessageEmitSerializer
+
+    @extend_schema(
+        summary="Emit a stored prospect message to its conversations' participants",
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def get(self, request: Request, channel: str, message_id: str) -> Response:
+        target = self.validated_input(request, channel=channel, message_id=message_id)
+        message = row_id(target.validated_data["message_id"])
+        return delivered(async_to_sync(communications.communication_emit)(message_id=message))
+
+
+class ProspectConversationEmitView(BaseInternalView):
+    """`prospect_add_conversation` to each participant, with each one's own unread count."""
+
+    input_serializer_class = serializers.ProspectConversationEmitSerializer
+
+    @extend_schema(
+        summary="Emit a prospect conversation to its participants (isNew: new | existing)",
+        parameters=[OpenApiParameter("is_new", str, "path", enum=list(serializers.IS_NEW))],
+        responses={200: serializers.DeliveredSerializer},
+    )
+    def get(self, request: Request, channel: str, convo_id: str, is_new: str) -> Response:
+        path = {"channel": channel, "convo_id": convo_id, "is_new": is_new}
+        target = self.validated_input(request, **path).validated_data  # 400 before any lookup
+        cid = row_id(target["convo_id"])
+        count = async_to_sync(communications.conversation_emit)(
+            cid=cid, is_new=serializers.IS_NEW[target["is_new"]]
+        )
+        return delivered(count)
+
+
+class VisitorTokenView(BaseInternalView):
+    """A live-chat visitor token for a contact in one of its conversations."""
+
+    @extend_schema(
+        summary="Mint a visitor token (contact_id, conversation_id, ttl seconds)",
+        request=serializers.VisitorTokenSerializer,
+        responses={200: serializers.VisitorTokenAnswerSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        body = self.json_body(request, require_object=True)
+        given = serializers.VisitorTokenSerializer(data=body)
+        given.is_valid(raise_exception=True)
+        return Response(success(visitors.visitor_token_create(**given.validated_data)))
