@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
 
+from prospects.consumers import LiveVisitorMixin, ProspectEventsMixin
 from realtime.api import ApiConsumer
 from realtime.envelope import Forbidden, success
 from realtime.identity import UserIdentity
@@ -30,8 +31,9 @@ async def run(function: Callable[..., T], **kwargs: Any) -> T:
     return await database_sync_to_async(function)(**kwargs)
 
 
-class ConversationConsumer(ApiConsumer):
-    """`/v1/conversation`: platform users with the `conversation` scope."""
+class ConversationConsumer(ProspectEventsMixin, ApiConsumer):
+    """`/v1/conversation`: platform users with the `conversation` scope; team conversations
+    here, prospect conversations (`prospect_*`) from the mixin."""
 
     permission_classes = [IsAuthenticated, HasScope("conversation")]
     typing: TypingTracker
@@ -150,7 +152,7 @@ class ConversationConsumer(ApiConsumer):
         return success()
 
 
-class LiveConversationConsumer(ConversationConsumer):
-    """`/v1/conversation/live`: the same users, and live-chat visitors."""
+class LiveConversationConsumer(LiveVisitorMixin, ConversationConsumer):
+    """`/v1/conversation/live`: the same users, and live-chat visitors (see the mixin)."""
 
     permission_classes = [IsAuthenticated, HasScope("conversation") | IsVisitor]

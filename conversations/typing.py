@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from django.conf import settings
 
@@ -28,11 +30,19 @@ async def typing_broadcast(*, cid: int, uid: str, recipients: list[str], is_typi
         await emit("typing", payload, namespace=namespace, to=rooms)
 
 
-class TypingTracker:
-    """Which conversations a socket's user is typing in, each with its expiry timer."""
+Broadcast = Callable[..., Coroutine[Any, Any, None]]
 
-    def __init__(self, uid: str) -> None:
+
+class TypingTracker:
+    """Which conversations a socket's user is typing in, each with its expiry timer.
+
+    `broadcast(cid=, uid=, recipients=, is_typing=)` tells the others (the team's `typing`
+    unless given another, e.g. prospects' `prospect_typing`).
+    """
+
+    def __init__(self, uid: str, broadcast: Broadcast = typing_broadcast) -> None:
         self.uid = uid
+        self.broadcast = broadcast
         self._active: dict[int, tuple[asyncio.TimerHandle, list[str]]] = {}
 
     @property
@@ -46,13 +56,13 @@ class TypingTracker:
             loop = asyncio.get_running_loop()
             timer = loop.call_later(typing_timeout(), self._expired, cid)
             self._active[cid] = (timer, recipients)
-        await typing_broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=is_typing)
+        await self.broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=is_typing)
 
     async def stop_all(self) -> None:
         """The socket is gone: every indicator it started stops now."""
         for cid in list(self._active):
             recipients = self._cancel(cid)
-            await typing_broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=False)
+            await self.broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=False)
 
     def _cancel(self, cid: int) -> list[str]:
         timer, recipients = self._active.pop(cid, (None, []))
@@ -63,4 +73,4 @@ class TypingTracker:
     def _expired(self, cid: int) -> None:
         """The timer fired: forget it at once (a new `typing` re-arms), then tell the others."""
         _, recipients = self._active.pop(cid, (None, []))
-        spawn(typing_broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=False))
+        spawn(self.broadcast(cid=cid, uid=self.uid, recipients=recipients, is_typing=False))
