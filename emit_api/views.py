@@ -49,7 +49,7 @@ class StatusView(APIView):
             body = {"success": False, "errno": 503, "message": "SHUTTING_DOWN"}
             return Response(body, status=503)
         # degraded: the channel layer (Redis) fails; this instance still serves its sockets
-        layer = get_hub().layer_status
+        layer = get_hub().link.status
         return Response({"success": True, "message": "General socket is running", "status": layer})
 
 

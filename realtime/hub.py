@@ -11,18 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
-
-from channels.exceptions import ChannelFull
-from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from . import metrics
 from .conf import realtime_settings
-from .groups import group_name, hub_channel
+from .groups import group_name
 from .ids import PROCESS_ID, owner_of
+from .layerlink import LayerLink
 from .tasks import spawn
 
 if TYPE_CHECKING:
@@ -41,19 +38,15 @@ class Hub:
     def __init__(self) -> None:
         self.sockets: dict[str, NamespaceConsumer] = {}
         self.rooms: dict[RoomKey, set[NamespaceConsumer]] = defaultdict(set)
-        self.channel = hub_channel(PROCESS_ID)
-        self._layer: Any = None
-        self._layer_loaded = False
         self._groups: dict[str, asyncio.Future[None]] = {}
         self._discards: dict[str, asyncio.TimerHandle] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._listener: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
-        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
-        self._layer_failing_since: float | None = None
-        self._recovery: asyncio.Task[None] | None = None
+        self.link = LayerLink(groups=lambda: list(self._groups))
+        for message_type in ("sio.broadcast", "sio.direct", "sio.count", "sio.disconnect"):
+            self.link.register(message_type, getattr(self, message_type.replace(".", "_")))
 
     def bind_loop(self) -> None:
         """Remember the server's event loop (sync code in other threads emits on it), and
@@ -62,121 +55,20 @@ class Hub:
             self.loop = asyncio.get_running_loop()
             self._ensure_listening()
 
-    def register(self, message_type: str, handler: Callable[[dict[str, Any]], None]) -> None:
-        """Handle layer messages of `message_type` (dotted, `sio.` prefix) with `handler`."""
-        self.handlers[message_type] = handler
-
-    async def send_to_process(self, process_id: str, message: dict[str, Any]) -> None:
-        try:
-            await self.layer.send(hub_channel(process_id), message)
-        except ChannelFull:
-            metrics.LAYER_DROPS.labels("send").inc()
-            logger.error("hub: channel of process %s is full; message dropped", process_id)
-        except Exception as exc:
-            self.layer_failed("send", exc)
-
-    async def request(
-        self, process_id: str, message: dict[str, Any], timeout: float
-    ) -> dict[str, Any] | None:
-        """Send `message` to another process and wait for its reply (None on timeout)."""
-        reply_to = await self.layer.new_channel()
-        await self.send_to_process(process_id, {**message, "reply_to": reply_to})
-        try:
-            return await asyncio.wait_for(self.layer.receive(reply_to), timeout)
-        except TimeoutError:
-            return None
-
-    async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        await self.layer.send(request["reply_to"], {"type": "sio.reply", **response})
-
-    # ----- the layer -----------------------------------------------------------------
-
     @property
     def layer(self) -> Any:
         """The channel layer, or None when this process is the only one (in-memory layer)."""
-        if not self._layer_loaded:
-            layer = get_channel_layer()
-            self._layer = None if isinstance(layer, InMemoryChannelLayer) else layer
-            self._layer_loaded = True
-        return self._layer
-
-    def _ensure_listening(self) -> None:
-        if self.layer is None or (self._listener is not None and not self._listener.done()):
-            return
-        loop = asyncio.get_running_loop()
-        self._listener = loop.create_task(self._listen())
-        self._refresher = loop.create_task(self._refresh_groups())
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                message = await self.layer.receive(self.channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.layer_failed("receive", exc)
-                await asyncio.sleep(1.0)
-                continue
-            try:
-                self.dispatch(message)
-            except Exception:
-                logger.exception("hub: bad layer message %r", message.get("type"))
-
-    def dispatch(self, message: dict[str, Any]) -> None:
-        """Route a layer message to its handler: type `sio.broadcast` -> `sio_broadcast`."""
-        registered = self.handlers.get(message["type"])
-        if registered is not None:
-            registered(message)
-            return
-        handler = getattr(self, message["type"].replace(".", "_"), None)
-        if handler is None or not message["type"].startswith("sio."):
-            logger.warning("hub: no handler for %r", message["type"])
-            return
-        handler(message)
-
-    # ----- layer health ----------------------------------------------------------------
+        return self.link.layer
 
     @property
-    def layer_status(self) -> str:
-        """`ok`, or `degraded` while the channel layer fails (local sockets still served)."""
-        return "degraded" if self._layer_failing_since is not None else "ok"
+    def channel(self) -> str:
+        return self.link.channel
 
-    def layer_failed(self, operation: str, exc: BaseException) -> None:
-        """Count a failed layer operation; the first failure starts the recovery loop."""
-        metrics.LAYER_ERRORS.labels(operation).inc()
-        if self._layer_failing_since is not None:
-            logger.debug("hub: channel layer %s failed again: %r", operation, exc)
+    def _ensure_listening(self) -> None:
+        if self.layer is None or self._refresher is not None:
             return
-        self._layer_failing_since = time.monotonic()
-        logger.error(
-            "hub: channel layer %s failed (%r); serving local sockets only until it is back",
-            operation,
-            exc,
-        )
-        self._recovery = spawn(self._recover())
-
-    async def _recover(self) -> None:
-        """Probe the layer every second; once it answers, rejoin every group of this process
-        (a restarted Redis has forgotten them all) and report healthy again."""
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
-                for group in list(self._groups):
-                    await asyncio.wait_for(self.layer.group_add(group, self.channel), 2.0)
-            except Exception:
-                continue
-            outage = time.monotonic() - (self._layer_failing_since or time.monotonic())
-            self._layer_failing_since = None
-            logger.warning(
-                "hub: channel layer back after %.1f s; %d groups rejoined",
-                outage,
-                len(self._groups),
-            )
-            return
-
-    def sio_noop(self, message: dict[str, Any]) -> None:
-        """The recovery probe's own message."""
+        self.link.listen()
+        self._refresher = spawn(self._refresh_groups())
 
     async def _refresh_groups(self) -> None:
         """Re-add this process to its groups before the layer's group expiry drops it."""
@@ -236,7 +128,7 @@ class Hub:
         except Exception as exc:
             # keep the group: the recovery rejoins it once the layer answers again
             self._groups[group] = _done_future()
-            self.layer_failed("group_add", exc)
+            self.link.failed("group_add", exc)
 
     def _schedule_discard(self, group: str, key: RoomKey) -> None:
         """Leave a group a little later, unless a socket joins the room again meanwhile."""
@@ -313,17 +205,8 @@ class Hub:
             if rooms is None
             else [group_name(namespace, room) for room in rooms]
         )
-        await asyncio.gather(*(self._group_send(group, message) for group in groups))
+        await asyncio.gather(*(self.link.group_send(group, message) for group in groups))
         return delivered
-
-    async def _group_send(self, group: str, message: dict[str, Any]) -> None:
-        try:
-            await self.layer.group_send(group, message)
-        except ChannelFull:
-            metrics.LAYER_DROPS.labels("group_send").inc()
-            logger.error("hub: channel full sending to group %s; broadcast dropped", group)
-        except Exception as exc:
-            self.layer_failed("group_send", exc)
 
     def _deliver(
         self,
@@ -369,10 +252,7 @@ class Hub:
         owner = owner_of(sid)
         if self.layer is not None and owner is not None and owner != PROCESS_ID:
             message = {"type": "sio.direct", "sid": sid, "frames": frames}
-            try:
-                await self.layer.send(hub_channel(owner), message)
-            except ChannelFull:
-                logger.error("hub: channel of process %s is full; message dropped", owner)
+            await self.link.send_to_process(owner, message)
         return False
 
     def sio_direct(self, message: dict[str, Any]) -> None:
@@ -403,10 +283,7 @@ class Hub:
             "except_rooms": exclude_rooms,
             "except_sids": exclude_sids,
         }
-        await asyncio.gather(
-            *(self.layer.send(hub_channel(other), query) for other in others),
-            return_exceptions=True,
-        )
+        await asyncio.gather(*(self.link.send_to_process(other, query) for other in others))
         total = 0
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -424,7 +301,8 @@ class Hub:
         targets = self.local_targets(
             message["ns"], message["rooms"], message["except_rooms"], message["except_sids"]
         )
-        spawn(self.layer.send(message["reply_to"], {"type": "sio.count_reply", "n": len(targets)}))
+        reply = {"type": "sio.count_reply", "n": len(targets)}
+        spawn(self.link.send(message["reply_to"], reply, "reply"))
 
     async def disconnect_sid(self, sid: str) -> None:
         """Disconnect one socket wherever it lives."""
@@ -434,7 +312,7 @@ class Hub:
             return
         owner = owner_of(sid)
         if self.layer is not None and owner is not None and owner != PROCESS_ID:
-            await self.layer.send(hub_channel(owner), {"type": "sio.disconnect", "sid": sid})
+            await self.link.send_to_process(owner, {"type": "sio.disconnect", "sid": sid})
 
     def sio_disconnect(self, message: dict[str, Any]) -> None:
         socket = self.sockets.get(message["sid"])
@@ -447,21 +325,6 @@ def _done_future() -> asyncio.Future[None]:
     future.set_result(None)
     return future
 
-
-class _GroupCapacityWatch(logging.Filter):
-    """channels_redis reports a group_send that skipped full channels only as an INFO line:
-    count those drops and raise the line to ERROR, so a full channel is never silent."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if "over capacity" in str(record.msg) and isinstance(args, tuple) and args:
-            dropped = args[0]
-            metrics.LAYER_DROPS.labels("group_send").inc(dropped if isinstance(dropped, int) else 1)
-            record.levelno, record.levelname = logging.ERROR, "ERROR"
-        return True
-
-
-logging.getLogger("channels_redis.core").addFilter(_GroupCapacityWatch())
 
 _hub: Hub | None = None
 

@@ -37,8 +37,8 @@ _edge_relays: dict[str, asyncio.Queue[Frame | None]] = {}  # edge: frames out
 def install() -> None:
     """Register the layer message handlers (both sides) with this process's hub."""
     hub = get_hub()
-    hub.register(FORWARD, _on_forward)
-    hub.register(RELAY, _on_relay)
+    hub.link.register(FORWARD, _on_forward)
+    hub.link.register(RELAY, _on_relay)
 
 
 # ----- the edge: the process the client reached ----------------------------------------
@@ -64,7 +64,7 @@ async def forward_polling(
             return
         except BodyTooLarge:
             body = None
-        reply = await get_hub().request(
+        reply = await get_hub().link.request(
             owner, {**base, "op": "post", "body": body}, FORWARD_TIMEOUT_S
         )
     else:
@@ -81,7 +81,7 @@ async def _forward_get(
     request_id = secrets.token_hex(8)
     timeout = server.ping_interval_s + server.ping_timeout_s + FORWARD_TIMEOUT_S
     request = asyncio.ensure_future(
-        hub.request(owner, {**base, "op": "get", "request": request_id}, timeout)
+        hub.link.request(owner, {**base, "op": "get", "request": request_id}, timeout)
     )
     gone = asyncio.ensure_future(wait_disconnect(receive))
     await asyncio.wait({request, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -89,7 +89,7 @@ async def _forward_get(
     if request.done():
         return request.result()
     request.cancel()
-    await hub.send_to_process(owner, {**base, "op": "abandon", "request": request_id})
+    await hub.link.send_to_process(owner, {**base, "op": "abandon", "request": request_id})
     return False
 
 
@@ -112,11 +112,11 @@ async def relay_websocket(
     writer = spawn(_write_relayed(outgoing, channel))
     base = {"type": FORWARD, "mount": server.mount, "sid": sid, "relay": relay_id}
     try:
-        await hub.send_to_process(owner, {**base, "op": "ws_open", "edge": hub.channel})
+        await hub.link.send_to_process(owner, {**base, "op": "ws_open", "edge": hub.channel})
         while True:
             message = await receive()
             inbound = {key: message[key] for key in ("type", "text", "bytes") if key in message}
-            await hub.send_to_process(owner, {**base, "op": "ws_in", "message": inbound})
+            await hub.link.send_to_process(owner, {**base, "op": "ws_in", "message": inbound})
             if message["type"] == "websocket.disconnect":
                 return
     finally:
@@ -179,7 +179,7 @@ async def _serve_forwarded(message: dict[str, Any]) -> None:
         answer = answer_post(session, b"x" * (session.server.max_payload + 1))  # too large
     else:
         answer = answer_post(session, message["body"])
-    await hub.reply(
+    await hub.link.reply(
         message,
         {"status": answer.status, "body": answer.body, "content_type": answer.content_type},
     )

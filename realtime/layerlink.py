@@ -1,0 +1,168 @@
+"""This process's end of the channel layer: its channel, a listener that hands each message to
+its handler, request/reply with other processes, and health with automatic recovery.
+
+While the layer fails (Redis down), the process keeps serving its own sockets and reports
+`degraded`; once the layer answers again it rejoins its groups (a restarted Redis has
+forgotten them) without a restart. A group_send that skipped full channels is counted and
+logged as an error, never silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from . import metrics
+from .groups import hub_channel
+from .ids import PROCESS_ID
+from .tasks import spawn
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], None]
+
+
+class LayerLink:
+    def __init__(self, groups: Callable[[], Iterable[str]]) -> None:
+        """`groups()` names the groups this process belongs to, for the recovery to rejoin."""
+        self.channel = hub_channel(PROCESS_ID)
+        self.handlers: dict[str, Handler] = {"sio.noop": lambda message: None}
+        self._groups = groups
+        self._layer: Any = None
+        self._layer_loaded = False
+        self._listener: asyncio.Task[None] | None = None
+        self._failing_since: float | None = None
+        self._recovery: asyncio.Task[None] | None = None
+
+    @property
+    def layer(self) -> Any:
+        """The channel layer, or None when this process is the only one (in-memory layer)."""
+        if not self._layer_loaded:
+            layer = get_channel_layer()
+            self._layer = None if isinstance(layer, InMemoryChannelLayer) else layer
+            self._layer_loaded = True
+        return self._layer
+
+    def register(self, message_type: str, handler: Handler) -> None:
+        """Handle layer messages of `message_type` (dotted, `sio.` prefix) with `handler`."""
+        self.handlers[message_type] = handler
+
+    def listen(self) -> None:
+        """Start the listener (once); a no-op on the in-memory layer."""
+        if self.layer is not None and (self._listener is None or self._listener.done()):
+            self._listener = spawn(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failed("receive", exc)
+                await asyncio.sleep(1.0)
+                continue
+            handler = self.handlers.get(message.get("type", ""))
+            if handler is None:
+                logger.warning("layer: no handler for %r", message.get("type"))
+                continue
+            try:
+                handler(message)
+            except Exception:
+                logger.exception("layer: handling %r failed", message.get("type"))
+
+    # ----- talking to other processes --------------------------------------------------
+
+    async def send_to_process(self, process_id: str, message: dict[str, Any]) -> None:
+        await self.send(hub_channel(process_id), message, "send")
+
+    async def send(self, channel: str, message: dict[str, Any], operation: str) -> None:
+        """Send to a channel; a full channel or a failing layer is counted and logged."""
+        try:
+            await self.layer.send(channel, message)
+        except ChannelFull:
+            metrics.LAYER_DROPS.labels(operation).inc()
+            logger.error("layer: channel %s is full; message dropped", channel)
+        except Exception as exc:
+            self.failed(operation, exc)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        try:
+            await self.layer.group_send(group, message)
+        except ChannelFull:
+            metrics.LAYER_DROPS.labels("group_send").inc()
+            logger.error("layer: channel full sending to group %s; broadcast dropped", group)
+        except Exception as exc:
+            self.failed("group_send", exc)
+
+    async def request(
+        self, process_id: str, message: dict[str, Any], timeout: float
+    ) -> dict[str, Any] | None:
+        """Send `message` to another process and wait for its reply (None on timeout)."""
+        reply_to = await self.layer.new_channel()
+        await self.send_to_process(process_id, {**message, "reply_to": reply_to})
+        try:
+            return await asyncio.wait_for(self.layer.receive(reply_to), timeout)
+        except TimeoutError:
+            return None
+
+    async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        await self.send(request["reply_to"], {"type": "sio.reply", **response}, "reply")
+
+    # ----- health ----------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """`ok`, or `degraded` while the channel layer fails (local sockets still served)."""
+        return "degraded" if self._failing_since is not None else "ok"
+
+    def failed(self, operation: str, exc: BaseException) -> None:
+        """Count a failed layer operation; the first failure starts the recovery loop."""
+        metrics.LAYER_ERRORS.labels(operation).inc()
+        if self._failing_since is not None:
+            logger.debug("layer: %s failed again: %r", operation, exc)
+            return
+        self._failing_since = time.monotonic()
+        logger.error(
+            "layer: %s failed (%r); serving local sockets only until it is back", operation, exc
+        )
+        self._recovery = spawn(self._recover())
+
+    async def _recover(self) -> None:
+        """Probe the layer every second; once it answers, rejoin every group of this process
+        and report healthy again."""
+        while True:
+            await asyncio.sleep(1.0)
+            groups = list(self._groups())
+            try:
+                await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
+                for group in groups:
+                    await asyncio.wait_for(self.layer.group_add(group, self.channel), 2.0)
+            except Exception:
+                continue
+            outage = time.monotonic() - (self._failing_since or time.monotonic())
+            self._failing_since = None
+            logger.warning("layer: back after %.1f s; %d groups rejoined", outage, len(groups))
+            return
+
+
+class GroupCapacityWatch(logging.Filter):
+    """channels_redis reports a group_send that skipped full channels only as an INFO line:
+    count those drops and raise the line to ERROR, so a full channel is never silent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if "over capacity" in str(record.msg) and isinstance(args, tuple) and args:
+            dropped = args[0]
+            metrics.LAYER_DROPS.labels("group_send").inc(dropped if isinstance(dropped, int) else 1)
+            record.levelno, record.levelname = logging.ERROR, "ERROR"
+        return True
+
+
+logging.getLogger("channels_redis.core").addFilter(GroupCapacityWatch())
