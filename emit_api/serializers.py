@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from conversations.serializers import RowIdField
+from conversations.serializers import MAX_ID
 from leadfinder.events import SCRAPER_EVENTS
 from leadfinder.serializers import JobIdField
 from realtime.emit import RESERVED_EVENTS
@@ -98,8 +98,8 @@ class ProspectConversationEmitSerializer(serializers.Serializer):
 
 
 class VisitorTokenSerializer(serializers.Serializer):
-    contact_id = RowIdField()
-    conversation_id = RowIdField()
+    contact_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)  # "12" is accepted
+    conversation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     ttl = serializers.IntegerField(min_value=60, max_value=MAX_VISITOR_TOKEN_TTL_S, default=3600)
 
 
