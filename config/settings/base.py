@@ -93,7 +93,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop
+                # timeout, so an idle receive would fail every 5 s: allow the pop to finish
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}
+                ],
                 # each process receives one message per broadcast on its hub channel: a
                 # burst of broadcasts must fit, so the capacity is sized for real fan-out
                 "capacity": env_int("CHANNEL_CAPACITY", 10_000),
