@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .envelope import AckError, InternalError, NotFound, RateLimited
+from .envelope import AckError, InternalError, NotAuthenticated, NotFound, RateLimited
+from .identity import Identity
 from .namespace import NamespaceConsumer
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,13 @@ class ApiConsumer(NamespaceConsumer):
 
     async def on_event(self, event: str, *args: Any) -> Any:
         return NotFound(f"unknown event {event!r}").envelope()
+
+    @property
+    def user(self) -> Identity:
+        """The socket's identity, for consumers whose permissions require one."""
+        if self.identity is None:
+            raise NotAuthenticated()
+        return self.identity
 
     def on_throttled(self, event: str) -> Any:
         return RateLimited().envelope()
