@@ -54,7 +54,6 @@ export class Client {
     this.closed = false;
     this.nextAck = 0;
     this.acks = new Map();
-    this.pending = new Set(); // seqs sent and not yet back (closed-loop senders)
     this.tag = "";
   }
 

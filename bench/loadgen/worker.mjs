@@ -121,6 +121,9 @@ function newState(spec, run, msg) {
     end: msg.end,
     seq: msg.worker,
     step: msg.workers,
+    inflight: new Map(), // closed loop: seq -> {client, deliveries still awaited}
+    wholeRoom: msg.workers === 1,
+    roomSize: Math.ceil(spec.clients / spec.rooms),
     sent: 0,
     sentTotal: 0,
     deliveries: 0,
@@ -151,9 +154,13 @@ function delivered(client, frame) {
       (from === `p:${client.tag}` ? s.histLocal : s.histCross).record(latency);
     }
   }
-  if (client.pending.size > 0) {
+  if (s.inflight.size > 0) {
     const seq = numberField(frame, "seq");
-    if (client.pending.delete(seq) && t < s.end) sendMessage(client);
+    const entry = s.inflight.get(seq);
+    if (entry && (s.wholeRoom || entry.client === client) && --entry.remaining === 0) {
+      s.inflight.delete(seq);
+      if (t < s.end) sendMessage(entry.client);
+    }
   }
 }
 
@@ -175,7 +182,12 @@ function sendMessage(client) {
   const payload = { room: `room:${client.index % state.spec.rooms}`, text: `p:${client.tag}` };
   payload.sentAt = t;
   payload.seq = seq;
-  if (state.run.rate === 0) client.pending.add(seq);
+  if (state.run.rate === 0) {
+    // closed loop: the next message goes once this one reached the whole room (every member
+    // lives in this process when there is one worker), else once it came back to the sender
+    const remaining = state.wholeRoom ? state.roomSize : 1;
+    state.inflight.set(seq, { client, remaining });
+  }
   client.emit("message", payload);
   countSent(t);
 }
@@ -280,7 +292,6 @@ async function run(msg) {
   }
   await sleep(drainEnd - now());
   cpuTimers.forEach(clearTimeout);
-  for (const client of clients) client.pending.clear();
   const s = state;
   state = null;
   return {
