@@ -18,6 +18,8 @@ REALTIME = {
     # check itself still runs), as in the reference servers, which have no limits
     "THROTTLE_SOCKET_RATE": None,
     "THROTTLE_USER_RATE": None,
+    # every bench client comes from 127.0.0.1: no per-address cap (the references have none)
+    "MAX_CONNECTIONS_PER_IP": 1_000_000,
     # the bench's users are online; an offline push (REST emit to nobody) is only logged
     "PUSH_BACKEND": env_str("PUSH_BACKEND", "log"),
 }
