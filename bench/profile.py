@@ -1,0 +1,109 @@
+"""`bench/profile`: py-spy on one of our daphne workers while the load generator saturates
+fan-out (scenario 2, or 4 with `--workers 2`); prints the top frames by own and total time.
+
+py-spy is a session tool, not a requirement: `.venv/bin/pip install py-spy` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+from bench import NS, Context, base_spec, loadgen, migrate, redis_server, running
+
+LINE = re.compile(r"^(.*) (\d+)$")
+FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
+
+
+def short(frame: str) -> str:
+    """`emit (/work/main/realtime/hub.py:120)` -> `emit (realtime/hub.py)`."""
+    match = FRAME.match(frame)
+    if not match:
+        return frame
+    name, path = match.groups()
+    for marker in ("site-packages/", "/lib/python3.11/", "/work/main/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"
+
+
+def top_frames(raw: Path, limit: int) -> str:
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    files: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        match = LINE.match(line)
+        if not match:
+            continue
+        stack, count = match.group(1).split(";"), int(match.group(2))
+        frames = [short(frame) for frame in stack]
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+        leaf_file = frames[-1].rsplit("(", 1)[-1].rstrip(")")
+        files[leaf_file.split("/")[0] if "/" in leaf_file else leaf_file] += count
+    out = [f"{samples} samples (on-CPU only)", "", "own time (the frame itself):"]
+    out += [f"  {100 * n / samples:5.1f} %  {frame}" for frame, n in own.most_common(limit)]
+    out += ["", "total time (the frame and what it calls):"]
+    out += [f"  {100 * n / samples:5.1f} %  {frame}" for frame, n in total.most_common(limit)]
+    out += ["", "own time by package:"]
+    out += [f"  {100 * n / samples:5.1f} %  {name}" for name, n in files.most_common(limit)]
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=1, help="2: on redis (scenario 4)")
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--kind", default="fanout", choices=["fanout", "rest"])
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
+        return 1
+    workdir = Path(tempfile.mkdtemp(prefix="gs-profile-"))
+    bench_db = str(workdir / "bench.sqlite3")
+    migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": bench_db})
+    plan = {"rooms": 10}
+    ctx = Context(plan, workdir, bench_db, loadgen_procs=1)
+    raw = Path(args.raw) if args.raw else workdir / "stacks.txt"
+    redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((None, None))
+    with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
+        spec = {**base_spec(server, ctx, args.clients), "scenario": "fanout", "ns": NS}
+        run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
+        spec["runs"] = [run]
+        result: dict = {}
+        thread = threading.Thread(target=lambda: result.update(loadgen(spec, 180)))
+        thread.start()
+        # py-spy starts once the clients are in (the connect phase is not profiled)
+        threading.Event().wait(4 + args.clients / 500)
+        subprocess.run(
+            [py_spy, "record", "--pid", str(server.pids[0]), "--duration", str(int(args.seconds)),
+             "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking"],
+            check=True, capture_output=True, timeout=args.seconds + 60,
+        )  # fmt: skip
+        thread.join(240)
+    runs = result.get("runs") or [{}]
+    print(
+        f"load during the profile: {runs[0].get('deliveriesPerS', 0):,.0f} deliveries/s, "
+        f"{runs[0].get('requestsPerS', 0):,.0f} requests/s, server CPU {runs[0].get('serverCpu')}"
+    )
+    print(top_frames(raw, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

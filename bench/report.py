@@ -1,0 +1,233 @@
+"""The bench's one table: each scenario's figures, ours beside each reference, with ratios;
+and the generated part of bench/RESULTS.md (the hand-written notes around it are kept)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- bench/run: generated table, begin -->"
+END = "<!-- bench/run: generated table, end -->"
+NAMES = {"ours": "ours (daphne)", "node": "socket.io (node)", "python": "python-socketio"}
+
+Getter = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    metric: str
+    key: str  # results[key][server]
+    get: Getter
+    unit: str = ""
+    better: str = ""  # "high", "low", or "" for no ratio
+
+
+def dig(result: dict[str, Any], *path: Any) -> Any:
+    value: Any = result
+    for step in path:
+        if isinstance(value, dict):
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+            value = value[step]
+        else:
+            return None
+    return value
+
+
+def run(index: int, *path: Any) -> Getter:
+    return lambda result: dig(result, "runs", index, *path)
+
+
+def cpu(index: int, with_aux: bool = False) -> Getter:
+    def get(result: dict[str, Any]) -> str | None:
+        r = dig(result, "runs", index)
+        if not r:
+            return None
+        parts = [r["serverCpu"], *([r["auxCpu"]] if with_aux else []), r["loadgenCpu"]]
+        return " / ".join(f"{part:.2f}" for part in [*parts, r["otherCpu"]])
+
+    return get
+
+
+def storm_cpu(result: dict[str, Any]) -> str | None:
+    c = result.get("connect")
+    if not c:
+        return None
+    return f"{c['serverCpuS']:.1f} / {c['loadgenCpuS']:.1f} / {c['otherCpuS']:.1f} s"
+
+
+def delivered_share(index: int) -> Getter:
+    def get(result: dict[str, Any]) -> str | None:
+        r = dig(result, "runs", index)
+        if not r or not r.get("expectedDeliveries"):
+            return None
+        share = 100 * r["deliveredTotal"] / r["expectedDeliveries"]
+        return f"{share:.1f} %, {r['disconnects']} dropped"
+
+    return get
+
+
+def connected(result: dict[str, Any]) -> str | None:
+    c = result.get("connect")
+    if not c:
+        return None
+    split = "+".join(str(n) for n in sorted(c.get("byTag", {}).values(), reverse=True))
+    return f"{c['connected']}/{c['clients']}" + (f" ({split})" if "+" in split else "")
+
+
+def message_rate(result: dict[str, Any]) -> float | None:
+    r = dig(result, "runs", 0)
+    return r["ackLatency"]["n"] / r["seconds"] if r else None
+
+
+def rows(plan: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    for n in plan["storm"]:
+        s, k = f"1. connect storm, {n:,} clients", f"storm{n}"
+        out += [
+            Row(s, "connected", k, connected),
+            Row(s, "connects/s", k, lambda r: dig(r, "connect", "connectsPerS"), "", "high"),
+            Row(s, "time to joined p50", k, lambda r: dig(r, "connect", "timeToJoined", "p50"), "ms", "low"),  # noqa: E501
+            Row(s, "time to joined p99", k, lambda r: dig(r, "connect", "timeToJoined", "p99"), "ms", "low"),  # noqa: E501
+            Row(s, "server RSS per connection", k, lambda r: dig(r, "connect", "rssPerConnKiB"), "KiB", "low"),  # noqa: E501
+            Row(s, "CPU server / loadgen / other", k, storm_cpu),
+        ]  # fmt: skip
+    clients, rooms = plan["clients"], plan["rooms"]
+    s, k = f"2. fan-out, {clients:,} clients in {rooms} rooms", "fanout"
+    out += [
+        Row(s, "connected", k, connected),
+        Row(s, "saturation: deliveries/s", k, run(0, "deliveriesPerS"), "", "high"),
+        Row(s, "saturation: latency p50", k, run(0, "latency", "p50"), "ms", "low"),
+        Row(s, "saturation: latency p99", k, run(0, "latency", "p99"), "ms", "low"),
+        Row(s, "saturation: CPU server / loadgen / other", k, cpu(0)),
+        Row(s, "saturation: delivered", k, delivered_share(0)),
+        Row(s, f"paced {plan['paced']:,}/s: deliveries/s", k, run(1, "deliveriesPerS")),
+        Row(s, f"paced {plan['paced']:,}/s: latency p50", k, run(1, "latency", "p50"), "ms", "low"),
+        Row(s, f"paced {plan['paced']:,}/s: latency p99", k, run(1, "latency", "p99"), "ms", "low"),
+        Row(s, f"paced {plan['paced']:,}/s: CPU server / loadgen / other", k, cpu(1)),
+    ]
+    s = f"3. REST emit to user:<id>, {plan['rest_concurrency']} in flight"
+    out += [
+        Row(s, "requests/s", k, run(2, "requestsPerS"), "", "high"),
+        Row(s, "HTTP latency p50", k, run(2, "httpLatency", "p50"), "ms", "low"),
+        Row(s, "HTTP latency p99", k, run(2, "httpLatency", "p99"), "ms", "low"),
+        Row(s, "delivery latency p50", k, run(2, "latency", "p50"), "ms", "low"),
+        Row(s, "delivery latency p99", k, run(2, "latency", "p99"), "ms", "low"),
+        Row(s, "CPU server / loadgen / other", k, cpu(2)),
+    ]
+    s, k = f"4. two processes on redis-server, {clients:,} clients", "cluster"
+    out += [
+        Row(s, "connected (per process)", k, connected),
+        Row(s, "saturation: deliveries/s", k, run(0, "deliveriesPerS"), "", "high"),
+        Row(s, "saturation: local p50", k, run(0, "latencyLocal", "p50"), "ms", "low"),
+        Row(s, "saturation: local p99", k, run(0, "latencyLocal", "p99"), "ms", "low"),
+        Row(s, "saturation: cross-process p50", k, run(0, "latencyCross", "p50"), "ms", "low"),
+        Row(s, "saturation: cross-process p99", k, run(0, "latencyCross", "p99"), "ms", "low"),
+        Row(s, "saturation: CPU servers / redis / loadgen / other", k, cpu(0, True)),
+        Row(s, "saturation: delivered", k, delivered_share(0)),
+        Row(s, f"paced {plan['paced']:,}/s: local p50", k, run(1, "latencyLocal", "p50"), "ms", "low"),  # noqa: E501
+        Row(s, f"paced {plan['paced']:,}/s: local p99", k, run(1, "latencyLocal", "p99"), "ms", "low"),  # noqa: E501
+        Row(s, f"paced {plan['paced']:,}/s: cross-process p50", k, run(1, "latencyCross", "p50"), "ms", "low"),  # noqa: E501
+        Row(s, f"paced {plan['paced']:,}/s: cross-process p99", k, run(1, "latencyCross", "p99"), "ms", "low"),  # noqa: E501
+        Row(s, "REST: requests/s", k, run(2, "requestsPerS"), "", "high"),
+        Row(s, "REST: delivery p50", k, run(2, "latency", "p50"), "ms", "low"),
+        Row(s, "REST: delivery p99", k, run(2, "latency", "p99"), "ms", "low"),
+        Row(s, "REST: CPU servers / redis / loadgen / other", k, cpu(2, True)),
+    ]  # fmt: skip
+    conversations, members = plan["conversations"], plan["members"]
+    s, k = f"5. /v1/conversation `message`, {conversations} conversations of {members}", "message"
+    out += [
+        Row(s, "conversations created", k, lambda r: dig(r, "setup", "acks")),
+        Row(s, "messages/s (acked)", k, message_rate, "", "high"),
+        Row(s, "ack latency p50", k, run(0, "ackLatency", "p50"), "ms", "low"),
+        Row(s, "ack latency p99", k, run(0, "ackLatency", "p99"), "ms", "low"),
+        Row(s, "new_message deliveries/s", k, run(0, "deliveriesPerS"), "", "high"),
+        Row(s, "delivery latency p50", k, run(0, "latency", "p50"), "ms", "low"),
+        Row(s, "delivery latency p99", k, run(0, "latency", "p99"), "ms", "low"),
+        Row(s, "CPU server / loadgen / other", k, cpu(0)),
+    ]
+    return out
+
+
+def fmt(value: Any, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, str):
+        return value
+    if unit == "ms":
+        return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+    return f"{text} {unit}".strip()
+
+
+def ratio(ours: Any, ref: Any) -> str:
+    if not isinstance(ours, int | float) or not isinstance(ref, int | float):
+        return ""
+    if math.isnan(ours) or math.isnan(ref) or ref == 0:
+        return ""
+    return f"x{ours / ref:.2f}"
+
+
+def render(results: dict[str, Any], kinds: list[str], plan: dict[str, Any]) -> str:
+    refs = [kind for kind in kinds if kind != "ours"]
+    header = ["scenario", "metric", NAMES["ours"]]
+    for ref in refs:
+        header += [NAMES.get(ref, ref), "ours / it"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    errors: list[str] = []
+    last_scenario = None
+    for row in rows(plan):
+        if row.key not in results:
+            continue
+        per_kind = results[row.key]
+        values = {}
+        for kind in kinds:
+            result = per_kind.get(kind)
+            if result is None:
+                values[kind] = None
+                continue
+            values[kind] = row.get(result) if not result.get("error") else None
+            for error in error_texts(result):
+                line = f"{row.key} / {NAMES.get(kind, kind)}: {error}"
+                if line not in errors:
+                    errors.append(line)
+        cells = [row.scenario if row.scenario != last_scenario else "", row.metric]
+        last_scenario = row.scenario
+        cells.append(fmt(values.get("ours"), row.unit) if "ours" in per_kind else "n/a")
+        for ref in refs:
+            if ref not in per_kind:
+                cells += ["n/a", ""]
+                continue
+            cells.append(fmt(values.get(ref), row.unit))
+            cells.append(ratio(values.get("ours"), values.get(ref)) if row.better else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    if errors:
+        lines += ["", "Errors:", *(f"- {error}" for error in errors)]
+    return "\n".join(lines)
+
+
+def error_texts(result: dict[str, Any]) -> list[str]:
+    found = []
+    for part in [result, result.get("connect") or {}, result.get("setup") or {}]:
+        if part.get("error"):
+            found.append(str(part["error"])[:300])
+    for r in result.get("runs") or []:
+        if r.get("error"):
+            found.append(str(r["error"])[:300])
+    return found
+
+
+def write_results(path: Path, table: str, machine: dict[str, str]) -> None:
+    """Replace the generated part of RESULTS.md; keep the notes written around it."""
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    info = "\n".join(f"- {name}: {value}" for name, value in machine.items())
+    generated = f"{BEGIN}\nRun {stamp}.\n\n{info}\n\n{table}\n{END}"
+    text = path.read_text() if path.exists() else f"# Bench results\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    path.write_text(head + generated + tail)
