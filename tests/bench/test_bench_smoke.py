@@ -1,0 +1,93 @@
+"""The bench's load generator against our server in bench mode, for a few seconds: clients
+connect, join their rooms, messages fan out and REST emits arrive. Counts only, no timings."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from tests.support.servers import ServerProcess
+
+LOADGEN = Path(__file__).resolve().parents[2] / "bench" / "loadgen"
+CLIENTS = 40
+ROOMS = 4
+TIMING = {"warmupS": 0.2, "durationS": 0.8, "drainS": 0.5}
+
+
+@pytest.fixture(scope="module")
+def bench_server(server_database: str) -> Iterator[ServerProcess]:
+    process = ServerProcess("config.settings.bench", database=server_database).start()
+    yield process
+    process.stop()
+
+
+def run_loadgen(spec: dict) -> dict:
+    if shutil.which("node") is None or not (LOADGEN / "node_modules" / "ws").is_dir():
+        pytest.fail("the load generator needs node and `npm ci` in bench/loadgen (scripts/test)")
+    done = subprocess.run(
+        ["node", str(LOADGEN / "loadgen.mjs"), json.dumps({"maxS": 30, **spec})],
+        capture_output=True,
+        text=True,
+        timeout=45,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_fanout_and_rest_emit_are_delivered(bench_server: ServerProcess) -> None:
+    ws_url = bench_server.url.replace("http://", "ws://")
+    result = run_loadgen(
+        {
+            "scenario": "fanout",
+            "urls": [ws_url],
+            "httpUrls": [bench_server.url],
+            "clients": CLIENTS,
+            "rooms": ROOMS,
+            "holdS": 0,
+            "runs": [
+                {"kind": "fanout", "window": 2, **TIMING},
+                {"kind": "fanout", "rate": 200, **TIMING},
+                {"kind": "rest", "restConcurrency": 4, **TIMING},
+            ],
+        }
+    )
+    assert result.get("error") is None, result
+    assert result["connect"]["connected"] == CLIENTS, result["connect"]
+    assert result["setup"]["acks"] == CLIENTS, result["setup"]  # every join acked {ok: true}
+    saturated, paced, rest = result["runs"]
+    for run in (saturated, paced):
+        assert run["sent"] > 0, run
+        # every message reached the whole room, sender included, and nobody was dropped
+        assert run["deliveredTotal"] == run["expectedDeliveries"], run
+        assert run["deliveries"] > 0 and run["disconnects"] == 0, run
+    assert rest["requests"] > 0 and rest["httpErrors"] == 0, rest
+    assert rest["deliveredTotal"] == rest["sent"], rest  # one socket per user:<id> room
+
+
+def test_connect_storm_counts_every_client(bench_server: ServerProcess) -> None:
+    """A connect storm alone: the clients connect and are counted, and the RSS is read."""
+    result = run_loadgen(
+        {
+            "scenario": "storm",
+            "urls": [bench_server.url.replace("http://", "ws://")],
+            "clients": CLIENTS,
+            "holdS": 0,
+            "pids": [bench_server.process.pid] if bench_server.process else [],
+        }
+    )
+    assert result["connect"]["connected"] == CLIENTS, result["connect"]
+    assert result["connect"]["timeToJoined"]["n"] == CLIENTS
+    assert result["connect"]["rssAfterMiB"] > 0
+
+
+def test_the_bench_namespace_refuses_to_load_outside_bench_mode() -> None:
+    with pytest.raises(ImproperlyConfigured, match=r"config\.settings\.bench"):
+        importlib.import_module("config.bench")
