@@ -17,10 +17,9 @@ NAMESPACES = {
 MAX_NAME_LENGTH = 128
 
 
-def validate_event_name(value: str) -> str:
+def validate_event_name(value: str) -> None:
     if value in RESERVED_EVENTS:
         raise serializers.ValidationError(f"'{value}' is reserved by Socket.IO")
-    return value
 
 
 class EventNameField(serializers.CharField):
@@ -71,7 +70,8 @@ class DeliveredSerializer(serializers.Serializer):
 
     success = serializers.BooleanField()
     message = serializers.CharField()
-    data = serializers.DictField()
+    # the envelope's own field; it shadows Serializer.data only in this schema-only class
+    data = serializers.DictField()  # type: ignore[assignment]
 
 
 class OnlineStateSerializer(serializers.Serializer):
@@ -106,4 +106,5 @@ class VisitorTokenSerializer(serializers.Serializer):
 class VisitorTokenAnswerSerializer(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
-    data = serializers.DictField()
+    # the envelope's own field; it shadows Serializer.data only in this schema-only class
+    data = serializers.DictField()  # type: ignore[assignment]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -62,64 +65,56 @@ class MetricsView(BaseInternalView):
         return HttpResponse(body, content_type=content_type)
 
 
-class EmitToUserView(BaseInternalView):
+class BaseEmitView(BaseInternalView):
+    """POST /emit/...: an event to a target named by the path, counted across instances.
+
+    Subclasses name the path argument (`target`) and the service that emits (`service`).
+    """
+
+    target: ClassVar[str]
+    service: ClassVar[Callable[..., Awaitable[int]]]
+
+    def post(self, request: Request, event: str, **path: str) -> Response:
+        data = self.validated_input(request, event=event, **path)
+        count = async_to_sync(self.service)(
+            **{self.target: data.validated_data[self.target]},
+            event=data.validated_data["event"],
+            payload=self.json_body(request),
+            namespace=data.validated_namespace(),
+        )
+        return delivered(count)
+
+
+def emit_schema(summary: str) -> Any:
+    return extend_schema_view(
+        post=extend_schema(
+            summary=summary,
+            parameters=[NAMESPACE_PARAMETER],
+            request=ANY_JSON,
+            responses={200: serializers.DeliveredSerializer},
+        )
+    )
+
+
+@emit_schema("Emit an event to every socket of a user")
+class EmitToUserView(BaseEmitView):
     input_serializer_class = serializers.EmitToUserSerializer
-
-    @extend_schema(
-        summary="Emit an event to every socket of a user",
-        parameters=[NAMESPACE_PARAMETER],
-        request=ANY_JSON,
-        responses={200: serializers.DeliveredSerializer},
-    )
-    def post(self, request: Request, user_id: str, event: str) -> Response:
-        target = self.validated_input(request, user_id=user_id, event=event)
-        count = async_to_sync(services.emit_to_user)(
-            user_id=target.validated_data["user_id"],
-            event=target.validated_data["event"],
-            payload=self.json_body(request),
-            namespace=target.validated_namespace(),
-        )
-        return delivered(count)
+    target = "user_id"
+    service = staticmethod(services.emit_to_user)
 
 
-class EmitToAccountView(BaseInternalView):
+@emit_schema("Emit an event to every socket of an account")
+class EmitToAccountView(BaseEmitView):
     input_serializer_class = serializers.EmitToAccountSerializer
-
-    @extend_schema(
-        summary="Emit an event to every socket of an account",
-        parameters=[NAMESPACE_PARAMETER],
-        request=ANY_JSON,
-        responses={200: serializers.DeliveredSerializer},
-    )
-    def post(self, request: Request, account_id: str, event: str) -> Response:
-        target = self.validated_input(request, account_id=account_id, event=event)
-        count = async_to_sync(services.emit_to_account)(
-            account_id=target.validated_data["account_id"],
-            event=target.validated_data["event"],
-            payload=self.json_body(request),
-            namespace=target.validated_namespace(),
-        )
-        return delivered(count)
+    target = "account_id"
+    service = staticmethod(services.emit_to_account)
 
 
-class EmitToRoomView(BaseInternalView):
+@emit_schema("Emit an event to a room")
+class EmitToRoomView(BaseEmitView):
     input_serializer_class = serializers.EmitToRoomSerializer
-
-    @extend_schema(
-        summary="Emit an event to a room",
-        parameters=[NAMESPACE_PARAMETER],
-        request=ANY_JSON,
-        responses={200: serializers.DeliveredSerializer},
-    )
-    def post(self, request: Request, room: str, event: str) -> Response:
-        target = self.validated_input(request, room=room, event=event)
-        count = async_to_sync(services.emit_to_room)(
-            room=target.validated_data["room"],
-            event=target.validated_data["event"],
-            payload=self.json_body(request),
-            namespace=target.validated_namespace(),
-        )
-        return delivered(count)
+    target = "room"
+    service = staticmethod(services.emit_to_room)
 
 
 class LeadFinderEventView(BaseInternalView):
