@@ -13,11 +13,16 @@ import functools
 from typing import Any
 
 
+def protocol_of(send: Any) -> Any | None:
+    """The daphne WebSocket protocol behind daphne's ASGI `send`, or None for other servers."""
+    if isinstance(send, functools.partial) and send.args:
+        return send.args[0]
+    return None
+
+
 def transport_of(send: Any) -> Any | None:
     """The Twisted transport behind daphne's ASGI `send`, or None for other servers."""
-    if isinstance(send, functools.partial) and send.args:
-        return getattr(send.args[0], "transport", None)
-    return None
+    return getattr(protocol_of(send), "transport", None)
 
 
 def pending_bytes(transport: Any | None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..hub import get_hub
 from ..ids import PROCESS_ID, owner_of
-from .backlog import pending_bytes, transport_of
+from .backlog import pending_bytes, protocol_of, transport_of
 from .cors import origin_allowed
 from .packets import EngineIOParseError, Frame, decode_packet
 from .server import EngineServer, header, parse_query
@@ -30,6 +30,7 @@ class WebSocketChannel:
 
     def __init__(self, send: Any, max_backlog: int) -> None:
         self._send = send
+        self._protocol = protocol_of(send)
         self._transport = transport_of(send)
         self._max_backlog = max_backlog
         self.closed = False
@@ -47,8 +48,10 @@ class WebSocketChannel:
             raise SlowClient()
         if isinstance(frame, str):
             await self._send({"type": "websocket.send", "text": frame})
-        else:
+        elif frame or not hasattr(self._protocol, "sendMessage"):
             await self._send({"type": "websocket.send", "bytes": frame})
+        else:  # daphne drops a send with empty bytes: an empty attachment goes out directly
+            self._protocol.sendMessage(b"", True)
 
 
 async def handle_websocket(
