@@ -23,7 +23,7 @@ class ApiConsumer(NamespaceConsumer):
         return NotFound(f"unknown event {event!r}").envelope()
 
     @property
-    def user(self) -> Identity:
+    def authenticated_identity(self) -> Identity:
         """The socket's identity, for consumers whose permissions require one."""
         if self.identity is None:
             raise NotAuthenticated()

@@ -37,8 +37,8 @@ class SharedConsumer(ApiConsumer):
         """`register_device {token, platform}`: this user's device gets pushes when offline."""
         data = validated(RegisterDeviceSerializer, payload)
         await database_sync_to_async(services.device_register)(
-            uid=self.user.uid,
-            account_id=self.user.account_id,
+            uid=self.authenticated_identity.uid,
+            account_id=self.authenticated_identity.account_id,
             token=data["token"],
             platform=data["platform"],
         )
@@ -47,6 +47,6 @@ class SharedConsumer(ApiConsumer):
     async def on_unregister_device(self, payload: Any = None) -> dict[str, Any]:
         data = validated(UnregisterDeviceSerializer, payload)
         removed = await database_sync_to_async(services.device_unregister)(
-            uid=self.user.uid, token=data["token"]
+            uid=self.authenticated_identity.uid, token=data["token"]
         )
         return success({"removed": removed})
