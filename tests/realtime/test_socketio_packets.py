@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from realtime.namespace import frames_for
 from realtime.socketio.packets import (
     MAX_ACK_ID,
+    MAX_DEPTH,
     RESERVED_EVENTS,
     Packet,
     PacketType,
@@ -262,12 +263,35 @@ def test_placeholder_lookalikes_are_left_alone() -> None:
     assert reconstruct(data, [b"x"]) == data
 
 
-def test_deeply_nested_binary_payload_is_a_parse_error() -> None:
-    """JSON may nest 1024 deep (orjson's limit); rebuilding that must not blow the stack."""
-    text = '51-["e",' + "[" * 1000 + json.dumps(placeholder(0)) + "]" * 1000 + "]"
-    packet = decode(text)
+@pytest.mark.parametrize(
+    "wire",
+    [
+        '2["e",' + "[" * 1000 + "1" + "]" * 1000 + "]",
+        '2["e",' + '{"a":' * 1000 + "1" + "}" * 1000 + "]",
+        '51-["e",' + "[" * 1000 + json.dumps(placeholder(0)) + "]" * 1000 + "]",
+        "3/admin,1" + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
+    ],
+)
+def test_deeply_nested_payloads_are_a_parse_error(wire: str) -> None:
+    """JSON may nest 1024 deep (orjson's limit): past MAX_DEPTH a packet is refused before any
+    Python code walks it (an echo's encoding would blow the stack)."""
     with pytest.raises(SocketIOParseError):
-        reconstruct(packet.data, [b"x"])
+        decode(wire)
+
+
+def test_payloads_up_to_max_depth_and_wide_ones_decode() -> None:
+    deep = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    assert decode('2["e",' + deep + "]").data[0] == "e"
+    wide = json.dumps(["e", [[{"a": [n]}] for n in range(500)]])
+    assert len(decode("2" + wide).data[1]) == 500
+
+
+def test_rebuilding_binary_never_blows_the_stack() -> None:
+    deep: Any = placeholder(0)
+    for _ in range(2000):
+        deep = [deep]
+    with pytest.raises(SocketIOParseError):
+        reconstruct(["e", deep], [b"x"])
 
 
 @pytest.mark.parametrize(
