@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .participation import ParticipantState, state_constraints, state_list_index
+
 
 class Conversation(models.Model):
     """A conversation between users of one account, optionally tied to a channel."""
@@ -29,46 +31,22 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.pk}"
 
 
-class Participant(models.Model):
-    """A user in a conversation, with that user's own state of it.
-
-    `account_id` and `last_activity` repeat the conversation's, so a user's list is one index
-    range scan in display order (pinned first, then the most recent).
-    """
+class Participant(ParticipantState):
+    """A user in a team conversation, with that user's own state of it."""
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="participants"
     )
-    uid = models.CharField(max_length=128)
-    account_id = models.CharField(max_length=128)
-    unread_count = models.PositiveIntegerField(default=0)
     last_read_message = models.ForeignKey(
         "Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    is_open = models.BooleanField(default=True)
-    snoozed_until = models.DateTimeField(null=True, blank=True)
-    archived = models.BooleanField(default=False)
-    show_on_top = models.BooleanField(default=False)
-    last_activity = models.DateTimeField(default=timezone.now)
-    joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["conversation_id", "uid"]
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "uid"], name="conv_participant_once"),
-            models.CheckConstraint(
-                condition=Q(unread_count__gte=0), name="conv_unread_not_negative"
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["uid", "account_id", "-show_on_top", "-last_activity"],
-                name="conv_participant_list",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.uid} in {self.conversation_id}"
+        constraints = state_constraints(
+            once="conv_participant_once", unread_not_negative="conv_unread_not_negative"
+        )
+        indexes = [state_list_index("conv_participant_list")]
 
 
 class Message(models.Model):

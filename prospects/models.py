@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations.participation import ParticipantState, state_constraints, state_list_index
+
 
 class Contact(models.Model):
     """A person outside the account (a lead, a customer, a website visitor)."""
@@ -55,42 +57,22 @@ class ConversationProspect(models.Model):
         return self.title or f"Prospect conversation {self.pk}"
 
 
-class ProspectParticipant(models.Model):
+class ProspectParticipant(ParticipantState):
     """A staff user in a prospect conversation, with that user's own state of it."""
 
     conversation = models.ForeignKey(
         ConversationProspect, on_delete=models.CASCADE, related_name="participants"
     )
-    uid = models.CharField(max_length=128)
-    account_id = models.CharField(max_length=128)
-    unread_count = models.PositiveIntegerField(default=0)
     last_read = models.ForeignKey(
         "Communication", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    is_open = models.BooleanField(default=True)
-    snoozed_until = models.DateTimeField(null=True, blank=True)
-    archived = models.BooleanField(default=False)
-    show_on_top = models.BooleanField(default=False)
-    last_activity = models.DateTimeField(default=timezone.now)
-    joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["conversation_id", "uid"]
-        constraints = [
-            models.UniqueConstraint(fields=["conversation", "uid"], name="prospect_member_once"),
-            models.CheckConstraint(
-                condition=Q(unread_count__gte=0), name="prospect_unread_not_negative"
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["uid", "account_id", "-show_on_top", "-last_activity"],
-                name="prospect_member_list",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.uid} in {self.conversation_id}"
+        constraints = state_constraints(
+            once="prospect_member_once", unread_not_negative="prospect_unread_not_negative"
+        )
+        indexes = [state_list_index("prospect_member_list")]
 
 
 class Communication(models.Model):
