@@ -6,10 +6,16 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from .admin_base import (
+    ConversationAdminBase,
+    ParticipantStateAdmin,
+    change_fields,
+    clip,
+    inline_fields,
+)
 from .models import Conversation, Message, Participant
 
 
@@ -37,16 +43,7 @@ class PagedInlineFormSet(BaseInlineFormSet):
 class ParticipantInline(admin.TabularInline):
     model = Participant
     extra = 0
-    fields = (
-        "uid",
-        "unread_count",
-        "last_read_message",
-        "is_open",
-        "snoozed_until",
-        "archived",
-        "show_on_top",
-        "joined_at",
-    )
+    fields = inline_fields("last_read_message")
     readonly_fields = ("last_read_message", "joined_at")
 
 
@@ -66,7 +63,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ConversationAdminBase):
     list_display = (
         "id",
         "title",
@@ -76,40 +73,15 @@ class ConversationAdmin(admin.ModelAdmin):
         "participant_count",
         "last_activity",
     )
-    list_filter = ("last_activity",)
     search_fields = ("=id", "title", "participants__uid", "account_id", "channel_id")
-    readonly_fields = ("created_at",)
-    date_hierarchy = "last_activity"
     inlines = [ParticipantInline, MessageInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        queryset = super().get_queryset(request)
-        return queryset.annotate(_participants=Count("participants", distinct=True))
-
-    @admin.display(description="participants", ordering="_participants")
-    def participant_count(self, obj: Any) -> int:
-        return obj._participants
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
+class ParticipantAdmin(ParticipantStateAdmin):
     """Each user's state of each conversation; staff may correct unread counts here."""
 
-    list_display = (
-        "uid",
-        "conversation",
-        "account_id",
-        "unread_count",
-        "is_open",
-        "archived",
-        "show_on_top",
-        "snoozed_until",
-        "last_activity",
-    )
-    list_editable = ("unread_count",)
-    list_filter = ("is_open", "archived", "show_on_top")
-    search_fields = ("uid", "account_id", "conversation__title", "=conversation__id")
-    list_select_related = ("conversation",)
+    fields = change_fields("last_read_message")
     raw_id_fields = ("conversation", "last_read_message")
 
 
@@ -123,4 +95,4 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="content")
     def short_content(self, obj: Message) -> str:
-        return obj.content if len(obj.content) <= 80 else obj.content[:79] + "…"
+        return clip(obj.content)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+
+from conversations.admin_base import (
+    ConversationAdminBase,
+    ParticipantStateAdmin,
+    change_fields,
+    clip,
+    inline_fields,
+)
 
 from .models import (
     Communication,
@@ -28,16 +32,7 @@ class ContactAdmin(admin.ModelAdmin):
 class ParticipantInline(admin.TabularInline):
     model = ProspectParticipant
     extra = 0
-    fields = (
-        "uid",
-        "unread_count",
-        "last_read",
-        "is_open",
-        "snoozed_until",
-        "archived",
-        "show_on_top",
-        "joined_at",
-    )
+    fields = inline_fields("last_read")
     readonly_fields = ("last_read", "joined_at")
 
 
@@ -56,7 +51,7 @@ class VisitorInline(admin.TabularInline):
 
 
 @admin.register(ConversationProspect)
-class ConversationProspectAdmin(admin.ModelAdmin):
+class ConversationProspectAdmin(ConversationAdminBase):
     list_display = (
         "id",
         "title",
@@ -66,7 +61,6 @@ class ConversationProspectAdmin(admin.ModelAdmin):
         "participant_count",
         "last_activity",
     )
-    list_filter = ("last_activity",)
     search_fields = (
         "=id",
         "title",
@@ -78,38 +72,14 @@ class ConversationProspectAdmin(admin.ModelAdmin):
     )
     list_select_related = ("contact",)
     raw_id_fields = ("contact", "contact_last_read")
-    readonly_fields = ("created_at",)
-    date_hierarchy = "last_activity"
     inlines = [ParticipantInline, NoteInline, VisitorInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ConversationProspect]:
-        queryset = super().get_queryset(request)
-        return queryset.annotate(_participants=Count("participants", distinct=True))
-
-    @admin.display(description="participants", ordering="_participants")
-    def participant_count(self, obj: Any) -> int:
-        return obj._participants
 
 
 @admin.register(ProspectParticipant)
-class ProspectParticipantAdmin(admin.ModelAdmin):
+class ProspectParticipantAdmin(ParticipantStateAdmin):
     """Each user's state of each prospect conversation; staff may correct unread counts."""
 
-    list_display = (
-        "uid",
-        "conversation",
-        "account_id",
-        "unread_count",
-        "is_open",
-        "archived",
-        "show_on_top",
-        "snoozed_until",
-        "last_activity",
-    )
-    list_editable = ("unread_count",)
-    list_filter = ("is_open", "archived", "show_on_top")
-    search_fields = ("uid", "account_id", "conversation__title", "=conversation__id")
-    list_select_related = ("conversation",)
+    fields = change_fields("last_read")
     raw_id_fields = ("conversation", "last_read")
 
 
@@ -133,4 +103,4 @@ class NoteAdmin(admin.ModelAdmin):
 
     @admin.display(description="content")
     def short_content(self, obj: Note) -> str:
-        return obj.content if len(obj.content) <= 80 else obj.content[:79] + "…"
+        return clip(obj.content)
