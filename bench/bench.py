@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 LOADGEN = BENCH / "loadgen" / "loadgen.mjs"
+DJANGO_SIO = BENCH / "reference" / "djangosio"
 NS = "/v1/conversation"
 JWT_SECRET = "bench-jwt-secret-for-scenario-5-only-0123456789"
 START_TIMEOUT_S = 30
@@ -65,6 +66,7 @@ SERVERS = {
     "ours": "ours (daphne)",
     "node": "socket.io 4.8 (node)",
     "python": "python-socketio 5 (uvicorn)",
+    "djangosio": "django-sio 0.2 (daphne)",
 }
 
 
@@ -144,11 +146,13 @@ class Server:
                 process.wait(5)
 
 
-def spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as out:
         return subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -177,12 +181,18 @@ def start_reference(kind: str, procs: int, env: dict[str, str], workdir: Path) -
     ports = [free_port() for _ in range(procs)]
     processes, logs = [], []
     for port in ports:
+        cwd = ROOT
         if kind == "node":
             command = ["node", str(BENCH / "reference" / "node" / "server.mjs"), str(port)]
-        else:
+        elif kind == "python":
             command = [PYTHON, str(BENCH / "reference" / "python" / "server.py"), str(port)]
+        else:  # django-sio on daphne, from its own venv
+            cwd = DJANGO_SIO
+            daphne = str(DJANGO_SIO / ".venv" / "bin" / "daphne")
+            command = [daphne, "-b", "127.0.0.1", "-p", str(port), "asgi:application"]
+            env = {**env, "DJANGO_SETTINGS_MODULE": "settings"}
         logs.append(workdir / f"{kind}-{port}.log")
-        processes.append(spawn(command, env, logs[-1]))
+        processes.append(spawn(command, env, logs[-1], cwd))
     server = Server(kind, ports, processes, logs=logs)
     for port, log_path in zip(ports, logs, strict=True):
         if not wait_http(f"http://127.0.0.1:{port}/status"):
@@ -416,17 +426,20 @@ def ensure_dependencies() -> None:
                 timeout=300,
             )
     requirements = BENCH / "reference" / "python" / "requirements.txt"
-    subprocess.run(
-        [PYTHON, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", requirements],
-        check=True,
-        timeout=300,
-    )
+    pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r"]
+    subprocess.run([PYTHON, *pip, requirements], check=True, timeout=300)
+    venv = DJANGO_SIO / ".venv"
+    if not (venv / "bin" / "daphne").exists():
+        log("django-sio reference: its own venv in bench/reference/djangosio/.venv")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        requirements = DJANGO_SIO / "requirements.txt"
+        subprocess.run([str(venv / "bin" / "python"), *pip, requirements], check=True, timeout=300)
 
 
-def command_output(command: list[str]) -> str:
+def command_output(command: list[str], cwd: Path = ROOT) -> str:
     try:
         return subprocess.run(
-            command, capture_output=True, text=True, timeout=20, check=False
+            command, capture_output=True, text=True, timeout=20, check=False, cwd=cwd
         ).stdout.strip()
     except OSError:
         return "?"
@@ -446,7 +459,8 @@ def machine() -> dict[str, str]:
             "const r=(p)=>require(p+'/package.json').version;"
             "console.log(['socket.io','@socket.io/redis-adapter','redis']"
             ".map(p=>p+' '+r(p)).join(', '))",
-        ]
+        ],
+        cwd=BENCH / "reference" / "node",
     )
     python_versions = command_output(
         [
@@ -455,6 +469,13 @@ def machine() -> dict[str, str]:
             "import importlib.metadata as m;print(', '.join(p+' '+m.version(p) for p in "
             "['django','channels','channels-redis','daphne','twisted','python-socketio',"
             "'python-engineio','uvicorn','uvloop']))",
+        ]
+    )
+    django_sio = command_output(
+        [
+            str(DJANGO_SIO / ".venv" / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m;print('django-sio '+m.version('django-sio'))",
         ]
     )
     return {
@@ -466,6 +487,7 @@ def machine() -> dict[str, str]:
         "redis": command_output(["redis-server", "--version"]).split(" sha=")[0],
         "node packages": node_versions.replace("\n", " "),
         "python packages": python_versions,
+        "django-sio reference": f"{django_sio} (own venv, daphne 4.2.3)",
     }
 
 
@@ -484,6 +506,7 @@ def main() -> int:
         "--scenarios", default="storm,fanout,cluster,message", help="storm,fanout,cluster,message"
     )
     parser.add_argument("--loadgen-procs", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="run it all N times: medians")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
@@ -498,19 +521,26 @@ def main() -> int:
     started = time.monotonic()
     info = machine()
     loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
-    for name in scenarios:
-        if name == "message":
-            scenario_message(ctx)
-        else:
-            SCENARIOS[name](ctx, kinds)
+    repeats: list[dict[str, Any]] = []
+    for repeat in range(args.repeat):
+        if args.repeat > 1:
+            log(f"repeat {repeat + 1} of {args.repeat}")
+        ctx.results = {}
+        for name in scenarios:
+            if name == "message":
+                scenario_message(ctx)
+            else:
+                SCENARIOS[name](ctx, kinds)
+        repeats.append(ctx.results)
     info["load average before / after"] = (
         f"{' '.join(loadavg_before)} / {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
     info["wall time"] = f"{time.monotonic() - started:.0f} s ({'quick' if args.quick else 'full'})"
-    table = render(ctx.results, kinds, ctx.plan)
+    info["repeats"] = f"{args.repeat} (each cell: the median; ± half the spread when repeated)"
+    table = render(repeats, kinds, ctx.plan)
     print(table)
     if args.json:
-        raw = {"machine": info, "results": ctx.results, "log_errors": ctx.log_errors}
+        raw = {"machine": info, "results": repeats, "log_errors": ctx.log_errors}
         Path(args.json).write_text(json.dumps(raw, indent=1))
     if not args.no_write:
         write_results(BENCH / "RESULTS.md", table, info)

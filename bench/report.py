@@ -4,6 +4,7 @@ and the generated part of bench/RESULTS.md (the hand-written notes around it are
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from typing import Any
 
 BEGIN = "<!-- bench/run: generated table, begin -->"
 END = "<!-- bench/run: generated table, end -->"
-NAMES = {"ours": "ours (daphne)", "node": "socket.io (node)", "python": "python-socketio"}
+NAMES = {
+    "ours": "ours (daphne)",
+    "node": "socket.io (node)",
+    "python": "python-socketio",
+    "djangosio": "django-sio",
+}
 
 Getter = Callable[[dict[str, Any]], Any]
 
@@ -170,10 +176,28 @@ def ratio(ours: Any, ref: Any) -> str:
         return ""
     if math.isnan(ours) or math.isnan(ref) or ref == 0:
         return ""
-    return f"x{ours / ref:.2f}"
+    value = ours / ref
+    return f"x{value:.2f}" if value >= 0.1 else f"x{value:.3f}"
 
 
-def render(results: dict[str, Any], kinds: list[str], plan: dict[str, Any]) -> str:
+def combined(values: list[Any], unit: str) -> str:
+    """The median of repeated measurements, and ± half their spread relative to it."""
+    numbers = [v for v in values if isinstance(v, int | float) and not math.isnan(v)]
+    if not numbers:
+        return fmt(next((v for v in values if v is not None), None), unit)
+    middle = statistics.median(numbers)
+    text = fmt(middle, unit)
+    if len(numbers) > 1 and middle:
+        text += f" ±{50 * (max(numbers) - min(numbers)) / abs(middle):.0f}%"
+    return text
+
+
+def median_of(values: list[Any]) -> Any:
+    numbers = [v for v in values if isinstance(v, int | float) and not math.isnan(v)]
+    return statistics.median(numbers) if numbers else None
+
+
+def render(repeats: list[dict[str, Any]], kinds: list[str], plan: dict[str, Any]) -> str:
     refs = [kind for kind in kinds if kind != "ours"]
     header = ["scenario", "metric", NAMES["ours"]]
     for ref in refs:
@@ -182,29 +206,31 @@ def render(results: dict[str, Any], kinds: list[str], plan: dict[str, Any]) -> s
     errors: list[str] = []
     last_scenario = None
     for row in rows(plan):
-        if row.key not in results:
+        if all(row.key not in results for results in repeats):
             continue
-        per_kind = results[row.key]
-        values = {}
+        present = {kind for results in repeats for kind in results.get(row.key, {})}
+        values: dict[str, list[Any]] = {}
         for kind in kinds:
-            result = per_kind.get(kind)
-            if result is None:
-                values[kind] = None
-                continue
-            values[kind] = row.get(result) if not result.get("error") else None
-            for error in error_texts(result):
-                line = f"{row.key} / {NAMES.get(kind, kind)}: {error}"
-                if line not in errors:
-                    errors.append(line)
+            values[kind] = []
+            for results in repeats:
+                result = results.get(row.key, {}).get(kind)
+                if result is None:
+                    continue
+                values[kind].append(row.get(result) if not result.get("error") else None)
+                for error in error_texts(result):
+                    line = f"{row.key} / {NAMES.get(kind, kind)}: {error}"
+                    if line not in errors:
+                        errors.append(line)
         cells = [row.scenario if row.scenario != last_scenario else "", row.metric]
         last_scenario = row.scenario
-        cells.append(fmt(values.get("ours"), row.unit) if "ours" in per_kind else "n/a")
+        cells.append(combined(values["ours"], row.unit) if "ours" in present else "n/a")
         for ref in refs:
-            if ref not in per_kind:
+            if ref not in present:
                 cells += ["n/a", ""]
                 continue
-            cells.append(fmt(values.get(ref), row.unit))
-            cells.append(ratio(values.get("ours"), values.get(ref)) if row.better else "")
+            cells.append(combined(values[ref], row.unit))
+            ours, theirs = median_of(values["ours"]), median_of(values[ref])
+            cells.append(ratio(ours, theirs) if row.better else "")
         lines.append("| " + " | ".join(cells) + " |")
     if errors:
         lines += ["", "Errors:", *(f"- {error}" for error in errors)]
