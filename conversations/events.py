@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,7 +12,7 @@ from realtime.hub import get_hub
 from realtime.push.notify import schedule_offline_push
 
 from .models import Conversation, Participant
-from .wire import conversation_wire, own_state
+from .wire import conversation_wire, counter_wire, state_groups
 
 # a staff member may be on either namespace; both get the team's events
 NAMESPACES = ("/v1/conversation", "/v1/conversation/live")
@@ -44,10 +43,7 @@ def conversation_to_members(
 ) -> None:
     """`event {conversation}` to each member with their own state: one emit per distinct state
     (every member whose unread count and flags agree shares one encoded packet)."""
-    groups: dict[tuple[Any, ...], list[Participant]] = defaultdict(list)
-    for member in members:
-        groups[tuple(own_state(member).values())].append(member)
-    for group in groups.values():
+    for group in state_groups(members):
         payload = {"conversation": conversation_wire(conversation, users, group[0])}
         to_users(event, payload, uids=[member.uid for member in group])
 
@@ -55,8 +51,7 @@ def conversation_to_members(
 def counters(cid: int, unread: Mapping[str, int], totals: Mapping[str, int]) -> None:
     """`counter {cid, unread_count, total_unread}` to each user, their own numbers."""
     for uid, count in unread.items():
-        payload = {"cid": str(cid), "unread_count": count, "total_unread": totals.get(uid, 0)}
-        to_users("counter", payload, uids=[uid])
+        to_users("counter", counter_wire(cid, count, totals.get(uid, 0)), uids=[uid])
 
 
 def push_on_commit(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:

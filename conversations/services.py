@@ -23,7 +23,7 @@ from .selectors import (
     member_unread,
     unread_totals,
 )
-from .wire import conversation_wire, message_wire
+from .wire import conversation_wire, message_wire, read_ack, read_wire
 
 STATE_FIELDS = {"open": "is_open", "archive": "archived", "show_on_top": "show_on_top"}
 PUSH_TITLE = "New message"
@@ -153,13 +153,9 @@ def conversation_read(
         )
         totals = unread_totals(uids=[uid], account_id=account_id)
         events.counters(cid, {uid: 0}, totals)
-        read = {"cid": str(cid), "user_id": uid, "message_id": _str_or_none(message_id)}
+        read = read_wire(cid, uid, message_id)
         events.to_users("read", read, uids=conversation_users(cid=cid))
-    return {"cid": str(cid), "unread_count": 0}
-
-
-def _str_or_none(value: int | None) -> str | None:
-    return None if value is None else str(value)
+    return read_ack(cid)
 
 
 # ----- messages ---------------------------------------------------------------------------

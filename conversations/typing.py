@@ -12,6 +12,7 @@ from realtime.emit import emit
 from realtime.tasks import spawn
 
 from .events import NAMESPACES, user_room
+from .wire import typing_wire
 
 DEFAULT_TYPING_TIMEOUT_S = 8.0
 
@@ -24,7 +25,7 @@ async def typing_broadcast(*, cid: int, uid: str, recipients: list[str], is_typi
     """`typing {cid, user_id, is_typing}` to the other participants (never the typist)."""
     if not recipients:
         return
-    payload = {"cid": str(cid), "user_id": uid, "is_typing": is_typing}
+    payload = typing_wire(cid, uid, is_typing)
     rooms = [user_room(recipient) for recipient in recipients]
     for namespace in NAMESPACES:
         await emit("typing", payload, namespace=namespace, to=rooms)

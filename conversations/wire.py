@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
-from .models import Conversation, Message, Participant
+from .models import Message
+from .participation import ParticipantState
+
+P = TypeVar("P", bound=ParticipantState)
 
 # the part of a conversation that is the receiving user's own
 OWN_STATE = ("is_open", "snoozed_until", "archived", "show_on_top", "unread_count")
@@ -18,7 +23,23 @@ def iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def own_state(participant: Participant) -> dict[str, Any]:
+class ConversationRow(Protocol):
+    """What a conversation's wire shape reads: a team or a prospect conversation."""
+
+    pk: Any
+    account_id: str
+    channel_id: str
+    title: str
+    image: str
+    created_by: str
+    last_activity: dt.datetime
+
+
+def str_or_none(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def own_state(participant: ParticipantState) -> dict[str, Any]:
     return {
         "is_open": participant.is_open,
         "snoozed_until": iso(participant.snoozed_until),
@@ -28,14 +49,36 @@ def own_state(participant: Participant) -> dict[str, Any]:
     }
 
 
-def conversation_wire(
-    conversation: Conversation, users: list[str], participant: Participant
-) -> dict[str, Any]:
-    """A conversation as `participant`'s user sees it."""
+def state_groups(members: Iterable[P]) -> list[list[P]]:
+    """`members` grouped by their own state as it goes on the wire (unread count and flags):
+    every member of a group sees the same conversation, so one encoded packet serves it."""
+    groups: dict[tuple[Any, ...], list[P]] = defaultdict(list)
+    for member in members:
+        groups[tuple(own_state(member).values())].append(member)
+    return list(groups.values())
+
+
+def conversation_ids(conversation: ConversationRow) -> dict[str, Any]:
+    """The conversation's id, account and channel (no channel: null), first in every shape."""
     return {
         "_id": str(conversation.pk),
         "account_id": conversation.account_id,
         "channel_id": conversation.channel_id or None,
+    }
+
+
+def conversation_wire(
+    conversation: ConversationRow,
+    users: list[str],
+    participant: ParticipantState,
+    *,
+    about: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A conversation as `participant`'s user sees it; `about` (who a prospect conversation is
+    with) comes after `channel_id`."""
+    return {
+        **conversation_ids(conversation),
+        **(about or {}),
         "title": conversation.title,
         "image": conversation.image,
         "users": users,
@@ -43,6 +86,26 @@ def conversation_wire(
         "last_activity": iso(conversation.last_activity),
         **own_state(participant),
     }
+
+
+def counter_wire(cid: int, unread_count: int, total_unread: int) -> dict[str, Any]:
+    """`counter` / `prospect_counter`: one user's unread count here and over the account."""
+    return {"cid": str(cid), "unread_count": unread_count, "total_unread": total_unread}
+
+
+def read_wire(cid: int, user_id: str, message_id: int | None) -> dict[str, Any]:
+    """`read` / `prospect_read`: `user_id` has read up to `message_id` (null: nothing yet)."""
+    return {"cid": str(cid), "user_id": user_id, "message_id": str_or_none(message_id)}
+
+
+def read_ack(cid: int) -> dict[str, Any]:
+    """The ack of a read: the reader's unread count is now 0."""
+    return {"cid": str(cid), "unread_count": 0}
+
+
+def typing_wire(cid: int, user_id: str, is_typing: bool) -> dict[str, Any]:
+    """`typing` / `prospect_typing`: `user_id` started or stopped typing in `cid`."""
+    return {"cid": str(cid), "user_id": user_id, "is_typing": is_typing}
 
 
 def message_wire(message: Message) -> dict[str, Any]:

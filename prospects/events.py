@@ -8,12 +8,12 @@ a prospect conversation's id for a team conversation's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from conversations.events import NAMESPACES, push_on_commit, user_room
+from conversations.wire import counter_wire, state_groups, typing_wire
 from realtime.emit import emit, emit_counted, emit_on_commit
 
 from .models import Communication, ConversationProspect, ProspectParticipant
@@ -95,32 +95,18 @@ def conversation_to_members(
 ) -> list[Broadcast]:
     """`event {conversation, **extra}` to each member with their own state: one broadcast per
     distinct state (members whose unread count and flags agree share one encoded packet)."""
-    groups: dict[tuple[Any, ...], list[ProspectParticipant]] = defaultdict(list)
-    for member in members:
-        groups[_state_key(member)].append(member)
     broadcasts = []
-    for group in groups.values():
+    for group in state_groups(members):
         payload = {"conversation": conversation_wire(conversation, users, group[0]), **extra}
         broadcasts += to_users(event, payload, [member.uid for member in group])
     return broadcasts
-
-
-def _state_key(member: ProspectParticipant) -> tuple[Any, ...]:
-    return (
-        member.is_open,
-        member.snoozed_until,
-        member.archived,
-        member.show_on_top,
-        member.unread_count,
-    )
 
 
 def counters(cid: int, unread: Mapping[str, int], totals: Mapping[str, int]) -> list[Broadcast]:
     """`prospect_counter {cid, unread_count, total_unread}` to each user, their own numbers."""
     broadcasts = []
     for uid, count in unread.items():
-        payload = {"cid": str(cid), "unread_count": count, "total_unread": totals.get(uid, 0)}
-        broadcasts += to_users(COUNTER, payload, [uid])
+        broadcasts += to_users(COUNTER, counter_wire(cid, count, totals.get(uid, 0)), [uid])
     return broadcasts
 
 
@@ -145,8 +131,7 @@ def communication_to_conversation(
 async def typing_broadcast(*, cid: int, uid: str, recipients: list[str], is_typing: bool) -> None:
     """`prospect_typing {cid, user_id, is_typing}` to the staff `recipients`, at once (a
     `TypingTracker`'s broadcast for visitors)."""
-    payload = {"cid": str(cid), "user_id": uid, "is_typing": is_typing}
-    await send_now(to_users(TYPING, payload, recipients))
+    await send_now(to_users(TYPING, typing_wire(cid, uid, is_typing), recipients))
 
 
 def push_body(data: Mapping[str, Any]) -> str:

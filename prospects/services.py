@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations.wire import read_ack, read_wire
 from realtime.envelope import NotFound
 
 from . import events
@@ -191,12 +192,12 @@ def conversation_read(
             unread_count=0, last_read_id=message_id
         )
         totals = unread_totals(uids=[uid], account_id=account_id)
-        read = {"cid": str(cid), "user_id": uid, "message_id": _str_or_none(message_id)}
+        read = read_wire(cid, uid, message_id)
         events.send_on_commit(
             events.counters(cid, {uid: 0}, totals)
             + events.to_users(events.READ, read, conversation_users(cid=cid))
         )
-    return {"cid": str(cid), "unread_count": 0}
+    return read_ack(cid)
 
 
 def read_up_to(cid: int, message_id: int | None) -> int | None:
@@ -208,10 +209,6 @@ def read_up_to(cid: int, message_id: int | None) -> int | None:
     if not communications.filter(pk=message_id).exists():
         raise NotFound("no such message in this conversation")
     return message_id
-
-
-def _str_or_none(value: int | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def note_add(*, cid: int, uid: str, account_id: str, content: str) -> dict[str, Any]:

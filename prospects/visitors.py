@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from conversations.wire import iso
+from conversations.wire import iso, read_ack, read_wire
 from realtime.auth import mint_token
 from realtime.envelope import Forbidden, NotFound
 
@@ -118,14 +118,10 @@ def visitor_read(
         )
         message_id = read_up_to(cid, message_id)
         ConversationProspect.objects.filter(pk=cid).update(contact_last_read_id=message_id)
-        read = {
-            "cid": str(cid),
-            "user_id": f"visitor:{visitor_id}",
-            "message_id": None if message_id is None else str(message_id),
-        }
+        read = read_wire(cid, f"visitor:{visitor_id}", message_id)
         users = conversation_users(cid=conversation.pk)
         events.send_on_commit(events.to_users(events.READ, read, users))
-    return {"cid": str(cid), "unread_count": 0}
+    return read_ack(cid)
 
 
 def visitor_typing_recipients(*, account_id: str, conversation_id: str, cid: int) -> list[str]:

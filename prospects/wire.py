@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversations.wire import iso, own_state
+from conversations import wire as team_wire
+from conversations.wire import conversation_ids, iso
 
 from .models import Communication, Contact, ConversationProspect, Note, ProspectParticipant
 
@@ -22,28 +23,19 @@ def contact_wire(contact: Contact) -> dict[str, Any]:
 def conversation_wire(
     conversation: ConversationProspect, users: list[str], participant: ProspectParticipant
 ) -> dict[str, Any]:
-    """A prospect conversation as `participant`'s user sees it (the last five: own state)."""
-    return {
-        "_id": str(conversation.pk),
-        "account_id": conversation.account_id,
-        "channel_id": conversation.channel_id or None,
+    """A prospect conversation as `participant`'s user sees it: the team's shape, with the
+    contact after `channel_id`."""
+    about = {
         "contact_id": str(conversation.contact_id),
         "contact": contact_wire(conversation.contact),
-        "title": conversation.title,
-        "image": conversation.image,
-        "users": users,
-        "created_by": conversation.created_by,
-        "last_activity": iso(conversation.last_activity),
-        **own_state(participant),  # is_open, snoozed_until, archived, show_on_top, unread_count
     }
+    return team_wire.conversation_wire(conversation, users, participant, about=about)
 
 
 def visitor_conversation_wire(conversation: ConversationProspect) -> dict[str, Any]:
     """What a live-chat visitor sees of its conversation: no staff state, no notes."""
     return {
-        "_id": str(conversation.pk),
-        "account_id": conversation.account_id,
-        "channel_id": conversation.channel_id or None,
+        **conversation_ids(conversation),
         "title": conversation.title,
         "image": conversation.image,
         "last_activity": iso(conversation.last_activity),
