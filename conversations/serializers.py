@@ -13,7 +13,7 @@ MAX_ID = 2**63 - 1
 MAX_USERS = 100
 MAX_ATTACHMENTS = 20
 MAX_CONTENT = 20_000
-STATUSES = ["all", "open", "closed", "snoozed", "archived", "unread"]  # see selectors.status_q
+STATUSES = ["all", "open", "closed", "snoozed", "archived", "unread"]  # see memberships.status_q
 
 
 class UserIdField(serializers.CharField):

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from conversations.paging import page_before
 from conversations.wire import iso, read_ack, read_wire
 from realtime.auth import mint_token
 from realtime.envelope import Forbidden, NotFound
@@ -19,7 +20,7 @@ from realtime.envelope import Forbidden, NotFound
 from . import events
 from .communications import communication_fan_out, communication_store
 from .models import Communication, ConversationProspect, LiveVisitor
-from .selectors import communications_before, conversation_users
+from .selectors import conversation_communications, conversation_users
 from .services import read_up_to
 from .wire import communication_wire, visitor_conversation_wire
 
@@ -58,12 +59,13 @@ def visitor_join(
         cid=cid, account_id=account_id, conversation_id=conversation_id
     )
     _visitor_seen(conversation, visitor_id)
-    page = communications_before(cid=conversation.pk, before=None, limit=JOIN_MESSAGES)
+    rows = conversation_communications(conversation.pk)
+    page = page_before(rows, before=None, limit=JOIN_MESSAGES)
     return {
         "visitor_id": visitor_id,
         "conversation": visitor_conversation_wire(conversation),
-        "messages": [_as_visitor_sees(c, conversation.pk) for c in page["rows"]],
-        "paging": page["paging"],
+        "messages": [_as_visitor_sees(c, conversation.pk) for c in page.rows],
+        "paging": page.paging,
     }
 
 

@@ -1,0 +1,517 @@
+"""Fuzz cases over a raw WebSocket: malformed, truncated, mutated, oversized, out-of-order and
+wrong-namespace Engine.IO / Socket.IO frames, bad handshakes, upgrade probes out of order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+
+import httpx
+import jwt
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from realtime.socketio.packets import MAX_DEPTH
+
+from .wire import (
+    BAD_REQUEST,
+    CLOSED,
+    IGNORED,
+    REFUSED,
+    STEP_TIMEOUT_S,
+    Target,
+    Unclean,
+    connect_frame,
+    expect_closed,
+    expect_http_error,
+    fuzz_socket,
+    polling_close,
+    polling_open,
+    polling_url,
+    probe,
+    read_until,
+    recv,
+    send_all,
+    wire_json,
+    ws_connect_error,
+    ws_either,
+    ws_handshake,
+    ws_harmless,
+    ws_refused,
+    ws_violation,
+)
+
+PLACEHOLDER = '{"_placeholder":true,"num":%d}'
+WRONG_SECRET = "not-the-secret-but-long-enough-for-hs256-0123456789"
+NOT_AUTHENTICATED = {"message": "NOT_AUTHENTICATED", "data": {"errno": 401}}
+
+# Engine.IO frames a client may never send
+ENGINE_BAD = ["", "7", "8x", "9", "0", '0{"sid":"x"}', "5", "2", "2probe", "a", "\x00", " 4", "-1"]
+# Socket.IO packets (after the Engine.IO "4") that do not parse or may not come from a client
+SOCKETIO_BAD = [
+    "",
+    "x",
+    "7",
+    "8{ns},",
+    "2",
+    "2{ns},",
+    "2{ns},{{}}",
+    '2{ns},"text"',
+    "2{ns},[]",
+    "2{ns},[null]",
+    '2{ns},[{{"a":1}}]',
+    '2{ns},["connect"]',
+    '2{ns},["disconnect"]',
+    '2{ns},["newListener"]',
+    "3{ns},[]",
+    "3{ns},1",
+    "3{ns},1{{}}",
+    "1{ns},{{}}",
+    '4{ns},{{"message":"from a client"}}',
+    '2{ns},1["echo"',
+    '2{ns},1["echo",]',
+    "2{ns},1[1e999]",
+    '2{ns},1["echo",NaN]',
+    '50-{ns},["echo"]',
+    '5-{ns},["echo"]',
+    '5999-{ns},["echo"]',
+    '5a-{ns},["echo"]',
+    '2{ns},99999999999999999999["echo"]',
+    '0{ns},"auth as a string"',
+    "0{ns},[1]",
+    "0{ns},5",
+]
+MUTATION_ALPHABET = '[]{}",:-/0123456789x\x1e\x00é\\'
+
+
+def _ns(target: Target) -> str:
+    return target.fuzz_ns + ","
+
+
+def templates(target: Target) -> list[str]:
+    """Valid packets on the fuzzed namespace, to cut and mutate."""
+    ns = target.fuzz_ns
+    packets = [
+        connect_frame(ns, target.fuzz_auth or {"a": [1, 2]}),
+        f'42{ns},1["echo",{{"a":[1,"two",null]}}]',
+        f"451-{ns},2" + wire_json(["echo", {"blob": None}]).replace("null", PLACEHOLDER % 0),
+        f"43{ns},5[1,2]",
+        f"41{ns},",
+    ]
+    if not target.echoes:  # the product's events (the test namespace's handlers take any input
+        # on trust: a `join` with an object would raise, logged as the test handler's own bug)
+        packets += [
+            f'42{ns},["join",{{"job_id":"j1"}}]',
+            f'42{ns},3["list_conversation",{{"page":1,"limit":5}}]',
+        ]
+    return packets
+
+
+def mutate(text: str, rng: random.Random) -> str:
+    for _ in range(rng.randint(1, 3)):
+        if not text:
+            break
+        at = rng.randrange(len(text))
+        op = rng.randrange(5)
+        if op == 0:  # delete
+            text = text[:at] + text[at + 1 :]
+        elif op == 1:  # insert
+            text = text[:at] + rng.choice(MUTATION_ALPHABET) + text[at:]
+        elif op == 2:  # replace
+            text = text[:at] + rng.choice(MUTATION_ALPHABET) + text[at + 1 :]
+        elif op == 3:  # duplicate a slice
+            end = min(len(text), at + rng.randint(1, 8))
+            text = text[:end] + text[at:end] + text[end:]
+        else:  # swap two characters
+            other = rng.randrange(len(text))
+            chars = list(text)
+            chars[at], chars[other] = chars[other], chars[at]
+            text = "".join(chars)
+    return text
+
+
+def random_text(rng: random.Random, size: int) -> str:
+    picks = ((rng.randrange(32, 127), rng.randrange(0x80, 0x3000)) for _ in range(size))
+    return "".join(chr(rng.choice(pair)) for pair in picks)
+
+
+# ----- malformed and truncated ---------------------------------------------------------------
+
+
+async def engine_garbage(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    if rng.random() < 0.7:
+        frame = rng.choice(ENGINE_BAD)
+    else:  # random text whose first character is no packet type
+        frame = rng.choice("789abcXYZ{[ ") + random_text(rng, rng.randint(0, 40))
+    return await ws_violation(target, [frame], connected=rng.random() < 0.5)
+
+
+async def socketio_garbage(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    packet = rng.choice(SOCKETIO_BAD).format(ns=_ns(target))
+    return await ws_violation(target, ["4" + packet])
+
+
+async def truncated(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    packet = rng.choice(templates(target))
+    return await ws_either(target, [packet[: rng.randrange(1, len(packet))]])
+
+
+async def mutated(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    return await ws_either(target, [mutate(rng.choice(templates(target)), rng)])
+
+
+async def random_frames(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    if rng.random() < 0.5:  # random bytes: a binary frame nobody announced
+        blob = rng.randbytes(rng.randint(0, 256))
+        return await ws_violation(target, [blob], connected=rng.random() < 0.5)
+    return await ws_either(target, [random_text(rng, rng.randint(1, 200))])
+
+
+async def oversized(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    size = target.max_payload + rng.randint(1, 4096)
+    if rng.random() < 0.5:
+        frame: str | bytes = f'42{target.fuzz_ns},["echo","' + "x" * size + '"]'
+    else:
+        frame = rng.randbytes(16) * (size // 16 + 1)
+    return await ws_violation(target, [frame], connected=rng.random() < 0.7)
+
+
+async def deep_nesting(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    """Arguments nested up to MAX_DEPTH are served; deeper is a violation (orjson alone would
+    parse 1024 levels, too deep for any Python code that walks the data)."""
+    depth = rng.choice([10, 50, MAX_DEPTH - 2, MAX_DEPTH, 200, 990, 1000, 1020, 1030, 3000])
+    nested = "[" * depth + "1" + "]" * depth
+    frames: list[str | bytes] = [f'42{target.fuzz_ns},7["echo",{nested}]']
+    if depth + 1 > MAX_DEPTH:  # the event's own list is one more level
+        return await ws_violation(target, frames)
+    return await ws_harmless(target, frames)
+
+
+async def after_close(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    """CLOSE, then more frames: the session is over, nothing more is answered."""
+    extra = [f'42{target.probe_ns},1["{target.probe_event}"]', connect_frame(target.probe_ns)]
+    return await ws_violation(target, ["1", *rng.sample(extra, k=rng.randint(0, 2))])
+
+
+# ----- binary attachments --------------------------------------------------------------------
+
+
+async def binary_out_of_order(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    ns = target.fuzz_ns
+    head = f"451-{ns},4" + wire_json(["echo", 0]).replace("0]", PLACEHOLDER % 0 + "]")
+    variants: list[list[str | bytes]] = [
+        [b"attachment first", head],  # binary before its header
+        [head, f'42{ns},["echo"]'],  # text while the attachment is due
+        [head, b"one", b"one too many"],
+        [head.replace("451-", "452-"), b"a", f'42{ns},["echo"]'],
+        [f"451-{ns},4" + wire_json(["echo", {"_placeholder": True, "num": 7}]), b"x"],
+        [f"451-{ns},4" + wire_json(["echo", {"_placeholder": True, "num": -1}]), b"x"],
+        [f"452-{ns},4" + wire_json(["echo", {"_placeholder": True, "num": "1"}]), b"a", b"b"],
+    ]
+    return await ws_violation(target, rng.choice(variants))
+
+
+async def binary_any_order(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    """A valid binary event whose placeholders name the attachments in any order."""
+    count = rng.randint(1, 5)
+    order = list(range(count))
+    rng.shuffle(order)
+    blobs = [rng.randbytes(rng.randint(0, 64)) for _ in range(count)]
+    ns = target.fuzz_ns
+    args = ["echo", *({"_placeholder": True, "num": num} for num in order)]
+    ws = await fuzz_socket(target)
+    try:
+        await ws.send(f"45{count}-{ns},9" + wire_json(args))
+        for blob in blobs:
+            await ws.send(blob)
+        if target.echoes:
+            prefix = f"46{count}-{ns},9"
+            head = await read_until(ws, lambda f: isinstance(f, str) and f.startswith(prefix))
+            expected = [{"_placeholder": True, "num": n} for n in range(count)]
+            if json.loads(str(head)[len(prefix) :]) != expected:
+                raise Unclean(f"binary ack {head!r}")
+            echoed = [await recv(ws) for _ in range(count)]
+            if echoed != [blobs[num] for num in order]:
+                raise Unclean("binary attachments echoed out of order")
+        await probe(ws, target)
+        return IGNORED
+    finally:
+        await ws.close()
+
+
+# ----- namespaces and credentials --------------------------------------------------------------
+
+
+async def wrong_namespace(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    unknown = rng.choice(
+        ["/nope", "/v2/conversation", "/" + "n" * 300, "/ü", "/test/..", "//", "/a?b=c", "/x y"]
+    )
+    if rng.random() < 0.4:
+        answered_as = unknown.split("?")[0]  # the query part of a namespace is not its name
+        expected = {"message": "Invalid namespace"}
+        return await ws_connect_error(target, connect_frame(unknown), answered_as, expected)
+    # packets for namespaces this connection never joined: ignored
+    ns = rng.choice([unknown, target.auth_ns, target.probe_ns + "x"])
+    frames: list[str | bytes] = rng.choice(
+        [
+            [f'42{ns},1["echo","x"]'],
+            [f"43{ns},1[1]"],
+            [f"41{ns},"],
+            [f"451-{ns},1" + wire_json(["echo", {"_placeholder": True, "num": 0}]), b"blob"],
+        ]
+    )
+    return await ws_harmless(target, frames, connected=rng.random() < 0.5)
+
+
+def _bad_auth(rng: random.Random) -> dict[str, object]:
+    now = int(time.time())
+    claims = {"uid": "fuzz", "account_id": "a", "scope": "conversation", "exp": now + 60}
+    return rng.choice(
+        [
+            {},
+            {"token": ""},
+            {"token": random_text(rng, rng.randint(1, 60))},
+            {"token": 12},
+            {"token": ["a"]},
+            {"token": {"a": 1}},
+            {"token": "x" * 20_000},
+            {"token": "a.b.c"},
+            {"token": jwt.encode(claims, None, algorithm="none")},
+            {
+                "token": jwt.encode(
+                    claims, "not-the-secret-but-long-enough-for-hs256-0123456789", algorithm="HS256"
+                )
+            },
+            {
+                "token": jwt.encode(
+                    {**claims, "exp": now - 3600},
+                    "not-the-secret-but-long-enough-for-hs256-0123456789",
+                )
+            },
+            {"session_id": random_text(rng, 20)},
+            {"session_id": 7},
+            {"session_id": "s" * 1000},
+            {"token": "letmeout"},
+        ]
+    )
+
+
+async def bad_credentials(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    frame = (
+        connect_frame(target.auth_ns, _bad_auth(rng))
+        if rng.random() < 0.9
+        else (connect_frame(target.auth_ns))
+    )
+    return await ws_connect_error(target, frame, target.auth_ns, NOT_AUTHENTICATED)
+
+
+async def harmless_noise(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    ns = target.fuzz_ns
+    frames: list[str | bytes] = rng.choice(
+        [
+            ["3"],  # a PONG nobody asked for
+            ["6"],
+            ["3probe"],
+            [f"43{ns},{rng.randrange(10**6)}[1]"],  # an ack for an id never used
+            [connect_frame(ns, target.fuzz_auth)],  # a repeated CONNECT
+            [f'42{ns},["no_such_event",1]'],
+            [f'42{ns},{rng.randrange(100)}["no_such_event"]'],
+        ]
+    )
+    return await ws_harmless(target, frames * rng.randint(1, 3))
+
+
+# ----- handshakes and upgrades ---------------------------------------------------------------
+
+
+async def bad_handshake(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    query = rng.choice(
+        [
+            "EIO=3&transport=websocket",
+            "EIO=5&transport=websocket",
+            "transport=websocket",
+            "EIO=4",
+            "EIO=4&transport=polling",
+            "EIO=4&transport=websocket&sid=" + random_text(rng, 10).encode().hex(),
+            "EIO=4&transport=websocket&sid=",
+            "EIO=4&transport=websocket&sid=%ff%fe%00",
+            "EIO=4&transport=webSocket",
+            "EIO=%34&transport=websocket&junk=" + "j" * rng.randint(1, 4000),
+            "EIO=4&EIO=3&transport=websocket",
+            "EIO=4&transport=websocket&b64=1&t=" + "x" * 100,
+        ]
+    )
+    headers = rng.choice(
+        [
+            None,
+            {"Origin": "http://evil.example"},
+            {"X-Forwarded-For": "203.0.113.9, " * 50},
+            {"X-Big": "h" * 6_000},
+            {f"X-H{n}": "v" * 100 for n in range(40)},
+            {"Authorization": "Bearer " + "t" * 4_000},
+        ]
+    )
+    return await ws_refused(target, query, headers)
+
+
+async def _upgrade_socket(target: Target, sid: str) -> ClientConnection:
+    return await connect(
+        f"{target.ws_url}?EIO=4&transport=websocket&sid={sid}",
+        max_size=None,
+        open_timeout=STEP_TIMEOUT_S,
+        close_timeout=1,
+        ping_interval=None,
+    )
+
+
+async def upgrade_out_of_order(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    variant = rng.randrange(6)
+    if variant == 5:  # the sid of a WebSocket session, or of none at all
+        own, handshake = await ws_handshake(target)
+        try:
+            return await _probe_foreign_session(target, own, handshake["sid"], rng)
+        finally:
+            await own.close()
+    sid = await polling_open(target, http)
+    try:
+        ws = await _upgrade_socket(target, sid)
+    except InvalidStatus as refusal:
+        status = refusal.response.status_code
+        raise Unclean(f"upgrade of a live session refused: {status}") from None
+    try:
+        if variant == 0:  # UPGRADE before the probe
+            await send_all(ws, ["5"])
+        elif variant == 1:  # two probes on one socket
+            await send_all(ws, ["2probe", "2probe"])
+        elif variant == 2:  # anything else during the probe
+            await send_all(ws, ["2probe", rng.choice(["4", "3probe", "6", "1", "42[]", "x"])])
+        elif variant == 3:  # a second socket probing the same session
+            return await _two_probes(target, http, sid, ws)
+        else:  # probed, then gone without UPGRADE: polling goes on
+            await ws.send("2probe")
+            if await recv(ws) != "3probe":
+                raise Unclean("no 3probe")
+            await ws.close()
+            return await _polling_still_serves(target, http, sid)
+        await expect_closed(ws)
+        return await _polling_still_serves(target, http, sid)
+    finally:
+        await ws.close()
+        await polling_close(target, http, sid)
+
+
+async def _polling_still_serves(target: Target, http: httpx.AsyncClient, sid: str) -> str:
+    """After a failed probe the long-polling session carries on: CONNECT + event, answered."""
+    ns = target.probe_ns
+    body = (
+        connect_frame(ns, target.probe_auth)
+        + "\x1e"
+        + f"42{ns},55"
+        + wire_json([target.probe_event, *target.probe_args])
+    )
+    response = await http.post(polling_url(target, sid), content=body.encode())
+    if (response.status_code, response.text) != (200, "ok"):
+        raise Unclean(f"POST after a failed probe: {response.status_code} {response.text!r}")
+    got = ""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STEP_TIMEOUT_S
+    while f"43{ns},55" not in got:
+        if loop.time() > deadline:
+            raise Unclean(f"no ack over polling after a failed probe: {got[:300]!r}")
+        response = await http.get(polling_url(target, sid))
+        if response.status_code != 200:
+            raise Unclean(f"poll after a failed probe: {response.status_code} {response.text!r}")
+        got += response.text
+    return CLOSED
+
+
+async def _two_probes(
+    target: Target, http: httpx.AsyncClient, sid: str, first: ClientConnection
+) -> str:
+    await first.send("2probe")
+    if await recv(first) != "3probe":
+        raise Unclean("no 3probe")
+    second = await _upgrade_socket(target, sid)
+    try:
+        await send_all(second, ["2probe"])
+        await expect_closed(second)  # another probe is under way
+    finally:
+        await second.close()
+    await first.send("5")
+    # upgraded: the session's polling requests are refused, its WebSocket serves it
+    for method in ("GET", "POST"):
+        response = await http.request(method, polling_url(target, sid), content=b"6")
+        expect_http_error(response, BAD_REQUEST)
+    await probe(first, target)
+    return CLOSED
+
+
+async def _probe_foreign_session(
+    target: Target, own: ClientConnection, own_sid: str, rng: random.Random
+) -> str:
+    """A probe for a WebSocket session (nothing to upgrade) or an unknown sid: refused or
+    closed; the session itself is untouched."""
+    engine_sid = rng.choice([own_sid, "unknown-" + str(rng.randrange(10**9)), ""])
+    try:
+        ws = await _upgrade_socket(target, engine_sid)
+    except InvalidStatus as refusal:
+        if not 400 <= refusal.response.status_code < 500:
+            status = refusal.response.status_code
+            raise Unclean(f"probe of an unknown sid answered {status}") from None
+        await probe(own, target)
+        return REFUSED
+    try:
+        await send_all(ws, ["2probe"])
+        await expect_closed(ws)
+    finally:
+        await ws.close()
+    await probe(own, target)
+    return CLOSED
+
+
+async def overlapping_probe_and_poll(
+    target: Target, rng: random.Random, http: httpx.AsyncClient
+) -> str:
+    """A poll waiting while a probe runs is ended so the client can upgrade; the upgrade
+    then holds and polling is refused."""
+    sid = await polling_open(target, http)
+    ws = await _upgrade_socket(target, sid)
+    try:
+        poll = asyncio.ensure_future(http.get(polling_url(target, sid)))
+        await asyncio.sleep(0.05)
+        await ws.send("2probe")
+        if await recv(ws) != "3probe":
+            raise Unclean("no 3probe")
+        response = await asyncio.wait_for(poll, STEP_TIMEOUT_S)
+        if response.status_code != 200:
+            raise Unclean(f"the waiting poll got {response.status_code}")
+        await ws.send("5")
+        await probe(ws, target)
+        response = await http.get(polling_url(target, sid))
+        return expect_http_error(response, BAD_REQUEST)
+    except ConnectionClosed:
+        raise Unclean("upgrade socket closed") from None
+    finally:
+        await ws.close()
+
+
+WS_CASES = {
+    "ws-engine-garbage": (engine_garbage, 3),
+    "ws-socketio-garbage": (socketio_garbage, 4),
+    "ws-truncated": (truncated, 4),
+    "ws-mutated": (mutated, 5),
+    "ws-random-frames": (random_frames, 3),
+    "ws-oversized": (oversized, 1),
+    "ws-deep-nesting": (deep_nesting, 1),
+    "ws-after-close": (after_close, 1),
+    "ws-binary-out-of-order": (binary_out_of_order, 3),
+    "ws-binary-any-order": (binary_any_order, 2),
+    "ws-wrong-namespace": (wrong_namespace, 3),
+    "ws-bad-credentials": (bad_credentials, 2),
+    "ws-harmless-noise": (harmless_noise, 2),
+    "ws-bad-handshake": (bad_handshake, 2),
+    "ws-upgrade-out-of-order": (upgrade_out_of_order, 2),
+    "ws-probe-during-poll": (overlapping_probe_and_poll, 1),
+}
