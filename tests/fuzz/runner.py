@@ -20,11 +20,12 @@ import socketio
 
 from tests.support.tokens import user_token
 
+from .handshake_cases import HANDSHAKE_CASES
 from .http_cases import HTTP_CASES
 from .wire import STEP_TIMEOUT_S, Target, Unclean
 from .ws_cases import WS_CASES
 
-CASES = {**WS_CASES, **HTTP_CASES}
+CASES = {**WS_CASES, **HANDSHAKE_CASES, **HTTP_CASES}
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the report
 CASE_TIMEOUT_S = 4 * STEP_TIMEOUT_S
 MAX_FAILURES = 20

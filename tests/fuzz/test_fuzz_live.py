@@ -1,5 +1,5 @@
 """The raw-socket fuzzer against live servers, bounded: hostile Engine.IO / Socket.IO frames
-and HTTP polling requests (tests/fuzz/ws_cases.py, http_cases.py). Every case ends in a clean
+and HTTP polling requests (tests/fuzz/*_cases.py). Every case ends in a clean
 error or close; after every batch `/status` is 200 and a normal client is served; the server
 logs no traceback. `bench/fuzz.py` runs the same cases for longer."""
 
