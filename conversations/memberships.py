@@ -1,8 +1,9 @@
-"""Reads over participant rows, for team and prospect conversations alike (sync ORM code).
+"""Participant rows, for team and prospect conversations alike: reads, and row writes.
 
 `Memberships` holds the queries; an app's subclass names its models and fills in the hooks
-(`wire`, `messages`, `message_wire`, `last_messages`, `search_q`); its selectors are the
-subclass's bound methods, under the app's own names.
+(`wire`, `messages`, `message_wire`, `last_messages`, `search_q`). Its selectors are the
+subclass's read methods, under the app's own names; its services call the row writes inside
+their transaction and send their own events.
 """
 
 from __future__ import annotations
@@ -10,10 +11,24 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,6 +39,8 @@ from .participation import ParticipantState
 
 P = TypeVar("P", bound=ParticipantState)
 COUNTED_STATES = ("open", "closed", "snoozed", "archived")
+# the flag each state action sets (`snooze` sets `snoozed_until`)
+STATE_FIELDS = {"open": "is_open", "archive": "archived", "show_on_top": "show_on_top"}
 
 
 def status_q(status: str | None, now: dt.datetime) -> Q:
@@ -47,6 +64,7 @@ class Memberships(ABC, Generic[P]):
 
     model: type[P]  # the participant model
     conversation_model: type[models.Model]
+    last_read: str  # the participant's foreign key to the last message it has read
     related = "conversation"  # what `select_related` loads with a row for its wire shape
 
     @property
@@ -104,6 +122,10 @@ class Memberships(ABC, Generic[P]):
         for cid, uid in rows.values_list("conversation_id", "uid"):
             users[cid].append(uid)
         return users
+
+    def in_conversation(self, conversation: models.Model) -> list[P]:
+        """Every participant row of `conversation`."""
+        return list(self.rows.filter(conversation=conversation))
 
     def conversation_of(self, participant: P) -> dict[str, Any]:
         """The conversation on the wire, as this participant sees it."""
@@ -188,6 +210,16 @@ class Memberships(ABC, Generic[P]):
         )
         return {uid: (unread, total) for uid, unread, total in rows}
 
+    def read_up_to(self, cid: int, message_id: int | None) -> int | None:
+        """The message read up to: `message_id` if it is in the conversation (else NOT_FOUND),
+        the last one when None (None in an empty conversation)."""
+        messages = self.messages(cid)
+        if message_id is None:
+            return messages.order_by("-id").values_list("id", flat=True).first()
+        if not messages.filter(pk=message_id).exists():
+            raise NotFound("no such message in this conversation")
+        return message_id
+
     # ----- message pages ----------------------------------------------------------------
 
     def message_page(
@@ -212,3 +244,96 @@ class Memberships(ABC, Generic[P]):
             "messages": [self.message_wire(row, cid=cid, uid=uid) for row in page.rows],
             "paging": page.paging,
         }
+
+    # ----- row writes (inside the caller's transaction) -----------------------------------
+
+    def add(self, conversation: Any, uids: list[str], now: dt.datetime) -> list[P]:
+        """A row for each of `uids`; a concurrent add of the same user wins quietly."""
+        members = [
+            self.model(
+                conversation=conversation,
+                uid=uid,
+                account_id=conversation.account_id,
+                last_activity=conversation.last_activity,
+                joined_at=now,
+            )
+            for uid in uids
+        ]
+        self.model._default_manager.bulk_create(members, ignore_conflicts=True)
+        return members
+
+    def add_missing(
+        self, conversation: Any, uids: list[str], now: dt.datetime
+    ) -> tuple[list[P], list[P]]:
+        """Add those of `uids` not in yet: (the rows there before, the rows added)."""
+        existing = self.in_conversation(conversation)
+        known = {member.uid for member in existing}
+        missing = [uid for uid in dict.fromkeys(uids) if uid not in known]
+        return existing, self.add(conversation, missing, now)
+
+    def state_set(
+        self, participant: P, *, action: str, value: bool, until: dt.datetime | None
+    ) -> None:
+        """`open` / `archive` / `show_on_top` to `value`, or `snooze` until `until` (`value`
+        false: not snoozed), on the row and on `participant`."""
+        if action == "snooze":
+            changes: dict[str, Any] = {"snoozed_until": until if value else None}
+        else:
+            changes = {STATE_FIELDS[action]: value}
+        self.rows.filter(pk=participant.pk).update(**changes)
+        for name, new in changes.items():
+            setattr(participant, name, new)
+
+    def read_set(self, participant: P, message_id: int | None) -> None:
+        """The user has read up to `message_id`: no unread message left."""
+        last_read = {f"{self.last_read}_id": message_id}
+        self.rows.filter(pk=participant.pk).update(unread_count=0, **last_read)
+
+    def conversation_change(
+        self, conversation: Any, *, title: str | None, image: str | None
+    ) -> bool:
+        """Set the title and/or image given (None: unchanged); whether anything was set."""
+        pairs = (("title", title), ("image", image))
+        changes = {name: value for name, value in pairs if value is not None}
+        if changes:
+            self.conversation_model._default_manager.filter(pk=conversation.pk).update(**changes)
+            for name, value in changes.items():
+                setattr(conversation, name, value)
+        return bool(changes)
+
+    def count_new(
+        self, conversation: Any, *, sender: str | None, message_id: int, at: dt.datetime
+    ) -> NewMessageCounts:
+        """A new message: the conversation's activity moves to `at`; every participant's
+        unread count but the sender's rises, in one statement (the sender has read it)."""
+        self.conversation_model._default_manager.filter(pk=conversation.pk).update(last_activity=at)
+        last_read = f"{self.last_read}_id"
+        own = When(uid=sender, then=Value(message_id))
+        self.rows.filter(conversation=conversation).update(
+            unread_count=Case(
+                When(uid=sender, then=F("unread_count")), default=F("unread_count") + 1
+            ),
+            **{last_read: Case(own, default=F(last_read), output_field=BigIntegerField())},
+            last_activity=at,
+        )
+        unread = self.unread(cid=conversation.pk, account_id=conversation.account_id)
+        others = [uid for uid in unread if uid != sender]
+        return NewMessageCounts(
+            users=list(unread),
+            unread={uid: unread[uid][0] for uid in others},
+            totals={uid: unread[uid][1] for uid in others},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessageCounts:
+    """Who takes part in a conversation with a new message, and the others' new counts."""
+
+    users: list[str]  # every participant, in the order they joined
+    unread: dict[str, int]  # each participant but the sender: unread here
+    totals: dict[str, int]  # and over the account
+
+    @property
+    def others(self) -> list[str]:
+        """Every participant but the sender (those whose counts rose)."""
+        return list(self.unread)

@@ -19,6 +19,7 @@ class TeamMemberships(Memberships[Participant]):
 
     model = Participant
     conversation_model = Conversation
+    last_read = "last_read_message"
 
     def wire(self, participant: Participant, users: list[str]) -> dict[str, Any]:
         return conversation_wire(participant.conversation, users, participant)

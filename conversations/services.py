@@ -8,24 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db import transaction
 from django.utils import timezone
 
-from realtime.envelope import NotFound
-
 from . import events
-from .models import Conversation, Message, Participant
-from .selectors import (
-    conversation_users,
-    member_conversation,
-    member_get,
-    member_unread,
-    unread_totals,
-)
+from .idempotent import create_once
+from .models import Conversation, Message
+from .selectors import conversation_users, member_conversation, member_get, members, unread_totals
 from .wire import conversation_wire, message_wire, read_ack, read_wire
 
-STATE_FIELDS = {"open": "is_open", "archive": "archived", "show_on_top": "show_on_top"}
 PUSH_TITLE = "New message"
 
 
@@ -51,26 +42,9 @@ def conversation_create(
             created_at=now,
             last_activity=now,
         )
-        members = _add_members(conversation, uids, now)
-        events.conversation_to_members("add_conversation", conversation, members, uids)
-    return conversation_wire(conversation, uids, members[0])
-
-
-def _add_members(
-    conversation: Conversation, uids: list[str], now: dt.datetime
-) -> list[Participant]:
-    members = [
-        Participant(
-            conversation=conversation,
-            uid=member,
-            account_id=conversation.account_id,
-            last_activity=conversation.last_activity,
-            joined_at=now,
-        )
-        for member in uids
-    ]
-    Participant.objects.bulk_create(members, ignore_conflicts=True)  # a concurrent add won
-    return members
+        added = members.add(conversation, uids, now)
+        events.conversation_to_members("add_conversation", conversation, added, uids)
+    return conversation_wire(conversation, uids, added[0])
 
 
 def conversation_add_participants(
@@ -80,13 +54,10 @@ def conversation_add_participants(
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
         conversation = actor.conversation
-        existing = list(Participant.objects.filter(conversation=conversation))
-        known = {member.uid for member in existing}
-        added = [user for user in dict.fromkeys(users) if user not in known]
-        new_members = _add_members(conversation, added, timezone.now())
+        existing, added = members.add_missing(conversation, users, timezone.now())
         all_users = conversation_users(cid=cid)
         if added:
-            events.conversation_to_members("add_conversation", conversation, new_members, all_users)
+            events.conversation_to_members("add_conversation", conversation, added, all_users)
             events.conversation_to_members("update_conversation", conversation, existing, all_users)
     return conversation_wire(conversation, all_users, actor)
 
@@ -95,19 +66,13 @@ def conversation_edit(
     *, cid: int, uid: str, account_id: str, title: str | None = None, image: str | None = None
 ) -> dict[str, Any]:
     """Change the title and/or image; `update_conversation` to every participant."""
-    changes = {
-        name: value for name, value in (("title", title), ("image", image)) if value is not None
-    }
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
         conversation = actor.conversation
-        if changes:
-            Conversation.objects.filter(pk=cid).update(**changes)
-            for name, value in changes.items():
-                setattr(conversation, name, value)
-            members = list(Participant.objects.filter(conversation=conversation))
+        if members.conversation_change(conversation, title=title, image=image):
+            everyone = members.in_conversation(conversation)
             users = conversation_users(cid=cid)
-            events.conversation_to_members("update_conversation", conversation, members, users)
+            events.conversation_to_members("update_conversation", conversation, everyone, users)
     return member_conversation(actor)
 
 
@@ -124,13 +89,7 @@ def participant_state_set(
     goes to the user's own sockets."""
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
-        if action == "snooze":
-            changes: dict[str, Any] = {"snoozed_until": until if value else None}
-        else:
-            changes = {STATE_FIELDS[action]: value}
-        Participant.objects.filter(pk=actor.pk).update(**changes)
-        for name, new in changes.items():
-            setattr(actor, name, new)
+        members.state_set(actor, action=action, value=value, until=until)
         conversation = member_conversation(actor)
         events.to_users("update_conversation", {"conversation": conversation}, uids=[uid])
     return conversation
@@ -143,14 +102,8 @@ def conversation_read(
     `counter` to the reader, `read` to every participant."""
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
-        messages = Message.objects.filter(conversation_id=cid)
-        if message_id is None:
-            message_id = messages.order_by("-id").values_list("id", flat=True).first()
-        elif not messages.filter(pk=message_id).exists():
-            raise NotFound("no such message in this conversation")
-        Participant.objects.filter(pk=actor.pk).update(
-            unread_count=0, last_read_message_id=message_id
-        )
+        message_id = members.read_up_to(cid, message_id)
+        members.read_set(actor, message_id)
         totals = unread_totals(uids=[uid], account_id=account_id)
         events.counters(cid, {uid: 0}, totals)
         read = read_wire(cid, uid, message_id)
@@ -194,58 +147,28 @@ def _message_store(
     client_msg_id: str | None,
 ) -> tuple[Message, bool]:
     """The new message, or the one this sender already stored under `client_msg_id`."""
-    if client_msg_id is not None:
-        stored = _stored_message(conversation, uid, client_msg_id)
-        if stored is not None:
-            return stored, False
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent retry may win the race
-            message = Message.objects.create(
-                conversation=conversation,
-                sender_id=uid,
-                content=content,
-                attachments=attachments or [],
-                client_msg_id=client_msg_id,
-            )
-    except IntegrityError:
-        stored = _stored_message(conversation, uid, client_msg_id)
-        if stored is None:
-            raise
-        return stored, False
-    return message, True
-
-
-def _stored_message(
-    conversation: Conversation, uid: str, client_msg_id: str | None
-) -> Message | None:
-    return Message.objects.filter(
-        conversation=conversation, sender_id=uid, client_msg_id=client_msg_id
-    ).first()
+    key = {"conversation": conversation, "sender_id": uid, "client_msg_id": client_msg_id}
+    return create_once(
+        client_msg_id=client_msg_id,
+        find=lambda: Message.objects.filter(**key).first(),
+        create=lambda: Message.objects.create(
+            conversation=conversation,
+            sender_id=uid,
+            content=content,
+            attachments=attachments or [],
+            client_msg_id=client_msg_id,
+        ),
+    )
 
 
 def _message_fan_out(conversation: Conversation, message: Message) -> None:
     """Raise the others' unread counts in one statement, then schedule the events."""
-    sender = message.sender_id
-    now = message.created_at
-    Conversation.objects.filter(pk=conversation.pk).update(last_activity=now)
-    Participant.objects.filter(conversation=conversation).update(
-        unread_count=Case(When(uid=sender, then=F("unread_count")), default=F("unread_count") + 1),
-        last_read_message_id=Case(
-            When(uid=sender, then=Value(message.pk)),
-            default=F("last_read_message_id"),
-            output_field=BigIntegerField(),
-        ),
-        last_activity=now,
+    counts = members.count_new(
+        conversation, sender=message.sender_id, message_id=message.pk, at=message.created_at
     )
-    unread = member_unread(cid=conversation.pk, account_id=conversation.account_id)
-    others = [user for user in unread if user != sender]
-    events.to_users("new_message", {"message": message_wire(message)}, uids=list(unread))
-    events.counters(
-        conversation.pk,
-        {user: unread[user][0] for user in others},
-        {user: unread[user][1] for user in others},
-    )
-    _message_push(conversation, message, others)
+    events.to_users("new_message", {"message": message_wire(message)}, uids=counts.users)
+    events.counters(conversation.pk, counts.unread, counts.totals)
+    _message_push(conversation, message, counts.others)
 
 
 def _message_push(conversation: Conversation, message: Message, uids: list[str]) -> None:

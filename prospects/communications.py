@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db import transaction
 
+from conversations.idempotent import create_once
 from realtime.envelope import NotFound
 from realtime.push.notify import schedule_offline_push
 
 from . import events
-from .models import Communication, ConversationProspect, ProspectParticipant
-from .selectors import conversation_users, conversation_visitors, member_get, member_unread
+from .models import Communication, ConversationProspect
+from .selectors import conversation_users, conversation_visitors, member_get, members
 from .wire import communication_wire
 
 NEW_CONVERSATION_TITLE = "New conversation"
@@ -47,62 +47,42 @@ def communication_store(
 ) -> tuple[Communication, bool]:
     """The new communication in `conversation`, or the one `sent_by` stored under
     `client_msg_id` already."""
-    if client_msg_id is not None:
-        stored = _stored(kind, sent_by, client_msg_id)
-        if stored is not None:
-            return stored, False
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent retry may win the race
-            communication = Communication.objects.create(
-                account_id=conversation.account_id,
-                contact_id=conversation.contact_id,
-                type=kind,
-                sent_by=sent_by,
-                data=data,
-                client_msg_id=client_msg_id,
-            )
-            communication.conversations.add(conversation)
-    except IntegrityError:
-        stored = _stored(kind, sent_by, client_msg_id)
-        if stored is None:
-            raise
-        return stored, False
-    return communication, True
 
+    def create() -> Communication:
+        communication = Communication.objects.create(
+            account_id=conversation.account_id,
+            contact_id=conversation.contact_id,
+            type=kind,
+            sent_by=sent_by,
+            data=data,
+            client_msg_id=client_msg_id,
+        )
+        communication.conversations.add(conversation)
+        return communication
 
-def _stored(kind: str, sent_by: str, client_msg_id: str | None) -> Communication | None:
-    return Communication.objects.filter(
-        type=kind, sent_by=sent_by, client_msg_id=client_msg_id
-    ).first()
+    key = {"type": kind, "sent_by": sent_by, "client_msg_id": client_msg_id}
+    return create_once(
+        client_msg_id=client_msg_id,
+        find=lambda: Communication.objects.filter(**key).first(),
+        create=create,
+    )
 
 
 def communication_fan_out(conversation: ConversationProspect, communication: Communication) -> None:
     """Raise every participant's unread count but the sender's in one statement, then (after
     commit) `prospect_message`, `prospect_counter` to each of them, and offline pushes."""
-    sender = _sender_uid(communication)
-    now = communication.created_at
-    ConversationProspect.objects.filter(pk=conversation.pk).update(last_activity=now)
-    ProspectParticipant.objects.filter(conversation=conversation).update(
-        unread_count=Case(When(uid=sender, then=F("unread_count")), default=F("unread_count") + 1),
-        last_read_id=Case(
-            When(uid=sender, then=Value(communication.pk)),
-            default=F("last_read_id"),
-            output_field=BigIntegerField(),
-        ),
-        last_activity=now,
+    counts = members.count_new(
+        conversation,
+        sender=_sender_uid(communication),
+        message_id=communication.pk,
+        at=communication.created_at,
     )
-    unread = member_unread(cid=conversation.pk, account_id=conversation.account_id)
-    others = [uid for uid in unread if uid != sender]
     visitors = conversation_visitors(cid=conversation.pk)
     events.send_on_commit(
-        events.communication_to_conversation(communication, conversation.pk, list(unread), visitors)
-        + events.counters(
-            conversation.pk,
-            {uid: unread[uid][0] for uid in others},
-            {uid: unread[uid][1] for uid in others},
-        )
+        events.communication_to_conversation(communication, conversation.pk, counts.users, visitors)
+        + events.counters(conversation.pk, counts.unread, counts.totals)
     )
-    events.communication_push(conversation, communication, others)
+    events.communication_push(conversation, communication, counts.others)
 
 
 def _sender_uid(communication: Communication) -> str | None:
@@ -152,10 +132,10 @@ def conversation_broadcasts(
     conversation = ConversationProspect.objects.select_related("contact").filter(pk=cid).first()
     if conversation is None:
         raise NotFound("no such conversation")
-    members = list(ProspectParticipant.objects.filter(conversation=conversation))
+    everyone = members.in_conversation(conversation)
     users = conversation_users(cid=cid)
     broadcasts = events.conversation_to_members(
-        events.ADD_CONVERSATION, conversation, members, users, is_new=is_new
+        events.ADD_CONVERSATION, conversation, everyone, users, is_new=is_new
     )
     push = None
     if is_new:

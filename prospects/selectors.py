@@ -22,6 +22,7 @@ class ProspectMemberships(Memberships[ProspectParticipant]):
 
     model = ProspectParticipant
     conversation_model = ConversationProspect
+    last_read = "last_read"
     related = "conversation__contact"
 
     def wire(self, participant: ProspectParticipant, users: list[str]) -> dict[str, Any]:

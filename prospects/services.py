@@ -16,11 +16,9 @@ from conversations.wire import read_ack, read_wire
 from realtime.envelope import NotFound
 
 from . import events
-from .models import Communication, Contact, ConversationProspect, Note, ProspectParticipant
-from .selectors import conversation_users, member_conversation, member_get, unread_totals
+from .models import Contact, ConversationProspect, Note, ProspectParticipant
+from .selectors import conversation_users, member_conversation, member_get, members, unread_totals
 from .wire import note_wire
-
-STATE_FIELDS = {"open": "is_open", "archive": "archived", "show_on_top": "show_on_top"}
 
 
 def conversation_create(
@@ -87,21 +85,7 @@ def _members_add(
 ) -> list[ProspectParticipant]:
     """Add those of `uids` not in yet; the members there before get
     `prospect_update_conversation` when `updated_for_others` and anyone was added."""
-    existing = list(ProspectParticipant.objects.filter(conversation=conversation))
-    known = {member.uid for member in existing}
-    now = timezone.now()
-    added = [
-        ProspectParticipant(
-            conversation=conversation,
-            uid=member,
-            account_id=conversation.account_id,
-            last_activity=conversation.last_activity,
-            joined_at=now,
-        )
-        for member in uids
-        if member not in known
-    ]
-    ProspectParticipant.objects.bulk_create(added, ignore_conflicts=True)  # a concurrent add won
+    existing, added = members.add_missing(conversation, uids, timezone.now())
     if added and updated_for_others:
         users = conversation_users(cid=conversation.pk)
         events.send_on_commit(
@@ -134,21 +118,15 @@ def conversation_edit(
     *, cid: int, uid: str, account_id: str, title: str | None = None, image: str | None = None
 ) -> dict[str, Any]:
     """Change the title and/or image; `prospect_update_conversation` to every participant."""
-    changes = {
-        name: value for name, value in (("title", title), ("image", image)) if value is not None
-    }
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
         conversation = actor.conversation
-        if changes:
-            ConversationProspect.objects.filter(pk=cid).update(**changes)
-            for name, value in changes.items():
-                setattr(conversation, name, value)
-            members = list(ProspectParticipant.objects.filter(conversation=conversation))
+        if members.conversation_change(conversation, title=title, image=image):
+            everyone = members.in_conversation(conversation)
             users = conversation_users(cid=cid)
             events.send_on_commit(
                 events.conversation_to_members(
-                    events.UPDATE_CONVERSATION, conversation, members, users
+                    events.UPDATE_CONVERSATION, conversation, everyone, users
                 )
             )
     return member_conversation(actor)
@@ -167,13 +145,7 @@ def participant_state_set(
     `prospect_update_conversation` goes to the user's own sockets."""
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
-        if action == "snooze":
-            changes: dict[str, Any] = {"snoozed_until": until if value else None}
-        else:
-            changes = {STATE_FIELDS[action]: value}
-        ProspectParticipant.objects.filter(pk=actor.pk).update(**changes)
-        for name, new in changes.items():
-            setattr(actor, name, new)
+        members.state_set(actor, action=action, value=value, until=until)
         conversation = member_conversation(actor)
         payload = {"conversation": conversation}
         events.send_on_commit(events.to_users(events.UPDATE_CONVERSATION, payload, [uid]))
@@ -187,10 +159,8 @@ def conversation_read(
     goes to 0, `prospect_counter` to the reader, `prospect_read` to every participant."""
     with transaction.atomic():
         actor = member_get(cid=cid, uid=uid, account_id=account_id)
-        message_id = read_up_to(cid, message_id)
-        ProspectParticipant.objects.filter(pk=actor.pk).update(
-            unread_count=0, last_read_id=message_id
-        )
+        message_id = members.read_up_to(cid, message_id)
+        members.read_set(actor, message_id)
         totals = unread_totals(uids=[uid], account_id=account_id)
         read = read_wire(cid, uid, message_id)
         events.send_on_commit(
@@ -198,17 +168,6 @@ def conversation_read(
             + events.to_users(events.READ, read, conversation_users(cid=cid))
         )
     return read_ack(cid)
-
-
-def read_up_to(cid: int, message_id: int | None) -> int | None:
-    """The communication read up to: `message_id` if it is in the conversation (else
-    NOT_FOUND), the last one when None (None in an empty conversation)."""
-    communications = Communication.objects.filter(conversations=cid)
-    if message_id is None:
-        return communications.order_by("-id").values_list("id", flat=True).first()
-    if not communications.filter(pk=message_id).exists():
-        raise NotFound("no such message in this conversation")
-    return message_id
 
 
 def note_add(*, cid: int, uid: str, account_id: str, content: str) -> dict[str, Any]:

@@ -20,8 +20,7 @@ from realtime.envelope import Forbidden, NotFound
 from . import events
 from .communications import communication_fan_out, communication_store
 from .models import Communication, ConversationProspect, LiveVisitor
-from .selectors import conversation_communications, conversation_users
-from .services import read_up_to
+from .selectors import conversation_communications, conversation_users, members
 from .wire import communication_wire, visitor_conversation_wire
 
 JOIN_MESSAGES = 30
@@ -118,7 +117,7 @@ def visitor_read(
         conversation = visitor_conversation(
             cid=cid, account_id=account_id, conversation_id=conversation_id
         )
-        message_id = read_up_to(cid, message_id)
+        message_id = members.read_up_to(cid, message_id)
         ConversationProspect.objects.filter(pk=cid).update(contact_last_read_id=message_id)
         read = read_wire(cid, f"visitor:{visitor_id}", message_id)
         users = conversation_users(cid=conversation.pk)
