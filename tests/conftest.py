@@ -1,13 +1,17 @@
-"""Shared fixtures: real servers on free ports, a real redis-server."""
+"""Shared fixtures: real servers on free ports, a real redis-server, an FCM stand-in, users'
+sockets, the events services send."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from realtime.emit import Emitted, capture_emits
+from tests.support.conversations import Team
+from tests.support.fcm_standin import FcmStandIn
 from tests.support.servers import RedisServer, ServerProcess
 
 # the adapter's own end-to-end tests: the test-only namespaces of tests.support.namespaces
@@ -83,3 +87,25 @@ def server_factory(server_database: str) -> Iterator:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FcmStandIn]:
+    """A local stand-in for Google's OAuth and FCM endpoints (see `firebase_env`)."""
+    standin = FcmStandIn().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+async def team() -> AsyncIterator[Team]:
+    """Users of one fresh account connected to servers; every socket closed at the end."""
+    async with Team() as users:
+        yield users
+
+
+@pytest.fixture
+def emitted() -> Iterator[list[Emitted]]:
+    """Every event the services send once their transactions commit."""
+    with capture_emits() as recorded:
+        yield recorded

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from conversations import selectors, services
 from conversations.models import Message, Participant
-from realtime.emit import Emitted, capture_emits
+from realtime.emit import Emitted
 from realtime.envelope import Forbidden, NotFound
 
 # real commits: the services' events go out from `transaction.on_commit`
@@ -21,13 +20,6 @@ A = {"uid": "alice", "account_id": "acme"}
 B = {"uid": "bob", "account_id": "acme"}
 C = {"uid": "carol", "account_id": "acme"}
 TEAM = "/v1/conversation"
-
-
-@pytest.fixture
-def emitted() -> Iterator[list[Emitted]]:
-    """Every event the services send once their transactions commit."""
-    with capture_emits() as recorded:
-        yield recorded
 
 
 def on_team(emitted: list[Emitted], event: str) -> list[Emitted]:

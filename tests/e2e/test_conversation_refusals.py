@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from tests.support.clients import RecordingClient
-from tests.support.conversations import NS, Team, failed, unique
+from tests.support.conversations import NS, failed, unique
 from tests.support.tokens import user_token
 
 # every client event with a payload it must refuse, and the field the errors must name
@@ -56,12 +53,6 @@ SCOPED_EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("add_participant", {"users": ["intruder"]}),
     ("edit_conversation", {"title": "mine now"}),
 ]
-
-
-@pytest.fixture
-async def team() -> AsyncIterator[Team]:
-    async with Team() as users:
-        yield users
 
 
 async def test_every_event_refuses_a_bad_payload_and_the_socket_lives_on(server, team) -> None:

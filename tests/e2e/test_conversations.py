@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.conversations import LIVE, Team, User, failed, unique
-from tests.support.fcm_standin import FcmStandIn, write_service_account
+from tests.support.fcm_standin import FcmStandIn, firebase_env
 from tests.support.servers import ServerProcess, wait_until
 from tests.support.tokens import visitor_token
 
@@ -19,33 +19,16 @@ PRESENCE_GRACE_S = 0.3
 
 
 @pytest.fixture(scope="module")
-def fcm() -> Iterator[FcmStandIn]:
-    standin = FcmStandIn().start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture(scope="module")
 def chat(server_database: str, fcm: FcmStandIn, tmp_path_factory) -> Iterator[ServerProcess]:
     """A server with short typing and presence timings, pushing to the FCM stand-in."""
-    account = tmp_path_factory.mktemp("fcm") / "service-account.json"
-    write_service_account(account, project_id="gs-chat", token_uri=fcm.token_uri)
     env = {
         "TYPING_TIMEOUT_S": str(TYPING_TIMEOUT_S),
         "PRESENCE_GRACE_S": str(PRESENCE_GRACE_S),
-        "PUSH_BACKEND": "firebase",
-        "FCM_CREDENTIALS": str(account),
-        "FCM_API_BASE": fcm.url,
+        **firebase_env(fcm, tmp_path_factory.mktemp("fcm"), project_id="gs-chat"),
     }
     process = ServerProcess(env=env, database=server_database).start()
     yield process
     process.stop()
-
-
-@pytest.fixture
-async def team() -> AsyncIterator[Team]:
-    async with Team() as users:
-        yield users
 
 
 SHARED = "/v1/shared"

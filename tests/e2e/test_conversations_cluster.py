@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,12 +12,6 @@ from tests.support.tokens import user_token
 pytestmark = pytest.mark.redis
 
 PRESENCE_GRACE_S = 0.3
-
-
-@pytest.fixture
-async def team() -> AsyncIterator[Team]:
-    async with Team() as users:
-        yield users
 
 
 async def test_messages_typing_and_counters_cross_instances(

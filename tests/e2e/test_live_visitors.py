@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.clients import RecordingClient
 from tests.support.conversations import LIVE, NS, Team, User, failed
-from tests.support.prospects import connect_visitor, contact_create, rest, visitor_token
+from tests.support.prospects import (
+    connect_visitor,
+    contact_create,
+    prospect_start,
+    rest,
+    visitor_token,
+)
 from tests.support.servers import ServerProcess
 from tests.support.tokens import make_token
 
@@ -62,23 +68,15 @@ def live(server_database: str) -> Iterator[ServerProcess]:
     process.stop()
 
 
-@pytest.fixture
-async def team() -> AsyncIterator[Team]:
-    async with Team() as users:
-        yield users
-
-
 async def prospect(
     url: str, database: str, team: Team, owner: User, others: list[User]
 ) -> tuple[int, str]:
     """A contact and `owner`'s prospect conversation with it: (contact id, conversation id)."""
-    contact = contact_create(database, team.account, "Vic Visitor")
-    users = [user.uid for user in others]
-    ask = {"contact_id": contact, "channel_id": "site", "users": users}
-    assert (await owner.call("prospect_add_conversation", ask))["success"] is True
-    cid = (await owner.next("prospect_add_conversation"))["conversation"]["_id"]
-    for user in others:
-        assert (await user.next("prospect_add_conversation"))["conversation"]["_id"] == cid
+    contact, heard = await prospect_start(
+        database, team, owner, others, name="Vic Visitor", channel_id="site"
+    )
+    cid = heard[0]["conversation"]["_id"]
+    assert all(event["conversation"]["_id"] == cid for event in heard)
     return contact, cid
 
 

@@ -5,45 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.conversations import LIVE, Team, User, failed, unique
-from tests.support.fcm_standin import FcmStandIn, write_service_account
-from tests.support.prospects import communication_link, contact_create, rest
+from tests.support.fcm_standin import FcmStandIn, firebase_env
+from tests.support.prospects import (
+    communication_link,
+    contact_create,
+    prospect_start,
+    rest,
+)
 from tests.support.servers import ServerProcess, wait_until
-
-SUCCESS_ACK = {"success": True, "message": "SUCCESS"}  # no data: the event brings it
-
-
-@pytest.fixture(scope="module")
-def fcm() -> Iterator[FcmStandIn]:
-    standin = FcmStandIn().start()
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture(scope="module")
 def crm(server_database: str, fcm: FcmStandIn, tmp_path_factory) -> Iterator[ServerProcess]:
     """A server pushing to the FCM stand-in, with a short presence grace period."""
-    account = tmp_path_factory.mktemp("fcm") / "service-account.json"
-    write_service_account(account, project_id="gs-prospects", token_uri=fcm.token_uri)
     env = {
         "PRESENCE_GRACE_S": "0.3",
-        "PUSH_BACKEND": "firebase",
-        "FCM_CREDENTIALS": str(account),
-        "FCM_API_BASE": fcm.url,
+        **firebase_env(fcm, tmp_path_factory.mktemp("fcm"), project_id="gs-prospects"),
     }
     process = ServerProcess(env=env, database=server_database).start()
     yield process
     process.stop()
-
-
-@pytest.fixture
-async def team() -> AsyncIterator[Team]:
-    async with Team() as users:
-        yield users
 
 
 async def start_conversation(
@@ -51,14 +37,9 @@ async def start_conversation(
 ) -> str:
     """A contact, and `owner`'s prospect conversation with it; every participant hears of it.
     Returns the conversation id."""
-    contact = contact_create(server_database, team.account, "Dana Lead", "dana.png")
-    payload = {
-        "contact_id": contact,
-        "channel_id": "web",
-        "users": [user.uid for user in others],
-    }
-    assert await owner.call("prospect_add_conversation", payload) == SUCCESS_ACK
-    heard = [await user.next("prospect_add_conversation") for user in (owner, *others)]
+    contact, heard = await prospect_start(
+        server_database, team, owner, others, name="Dana Lead", image="dana.png", channel_id="web"
+    )
     cid = heard[0]["conversation"]["_id"]
     for event in heard:
         assert event["is_new"] is True and event["conversation"]["_id"] == cid

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fcm_standin import FcmStandIn, SentMessage, write_service_account
+from tests.support.fcm_standin import FcmStandIn, SentMessage, firebase_env
 from tests.support.servers import ServerProcess
 from tests.support.shared import (
     CONVERSATION,
@@ -31,18 +31,9 @@ QUIET_S = 0.5  # how long "no push arrives" is watched for
 
 
 @pytest.fixture(scope="module")
-def fcm() -> Iterator[FcmStandIn]:
-    standin = FcmStandIn().start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture(scope="module")
 def push_server(fcm: FcmStandIn, server_database: str) -> Iterator[ServerProcess]:
     """The service with the firebase backend, its OAuth and FCM calls going to the stand-in."""
-    account = Path(tempfile.mkdtemp(prefix="fcm-")) / "service-account.json"
-    write_service_account(account, project_id=PROJECT, token_uri=fcm.token_uri)
-    env = {"PUSH_BACKEND": "firebase", "FCM_CREDENTIALS": str(account), "FCM_API_BASE": fcm.url}
+    env = firebase_env(fcm, Path(tempfile.mkdtemp(prefix="fcm-")), project_id=PROJECT)
     process = ServerProcess(env=env, database=server_database)
     yield process.start()
     process.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from prospects import communications, selectors, services
 from prospects.models import Communication, Contact, ProspectParticipant
-from realtime.emit import Emitted, capture_emits
+from realtime.emit import Emitted
 from realtime.envelope import Forbidden, NotFound
 
 # real commits: the services' events go out from `transaction.on_commit`
@@ -22,12 +21,6 @@ B = {"uid": "bob", "account_id": "acme"}
 C = {"uid": "carol", "account_id": "acme"}
 TEAM = "/v1/conversation"
 LIVE = "/v1/conversation/live"
-
-
-@pytest.fixture
-def emitted() -> Iterator[list[Emitted]]:
-    with capture_emits() as recorded:
-        yield recorded
 
 
 @pytest.fixture

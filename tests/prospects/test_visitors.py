@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import jwt
 import pytest
 
 from prospects import communications, services, visitors
 from prospects.models import Communication, Contact, ConversationProspect, ProspectParticipant
 from realtime.auth import verify_token
-from realtime.emit import Emitted, capture_emits
 from realtime.envelope import Forbidden, NotFound
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIVE = "/v1/conversation/live"
-
-
-@pytest.fixture
-def emitted() -> Iterator[list[Emitted]]:
-    with capture_emits() as recorded:
-        yield recorded
 
 
 @pytest.fixture

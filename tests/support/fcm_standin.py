@@ -164,3 +164,15 @@ def write_service_account(path: Path, *, project_id: str, token_uri: str) -> Pat
     }
     path.write_text(json.dumps(account))
     return path
+
+
+def firebase_env(standin: FcmStandIn, directory: Path, *, project_id: str) -> dict[str, str]:
+    """A server's environment pushing through firebase-admin to `standin` (its service account
+    written in `directory`)."""
+    account = directory / "service-account.json"
+    write_service_account(account, project_id=project_id, token_uri=standin.token_uri)
+    return {
+        "PUSH_BACKEND": "firebase",
+        "FCM_CREDENTIALS": str(account),
+        "FCM_API_BASE": standin.url,
+    }

@@ -12,6 +12,8 @@ import httpx
 from tests.support.clients import TIMEOUT, RecordingClient
 from tests.support.conversations import LIVE, Team, User, unique
 
+SUCCESS_ACK = {"success": True, "message": "SUCCESS"}  # no data: the event brings it
+
 
 def _execute(database: str, sql: str, *params: Any) -> int:
     with sqlite3.connect(database, timeout=10) as db:
@@ -43,6 +45,18 @@ def communication_link(database: str, message_id: str, cid: str) -> None:
         int(message_id),
         int(cid),
     )
+
+
+async def prospect_start(
+    database: str, team: Team, owner: User, others: list[User], *, name: str, **ask: Any
+) -> tuple[int, list[dict[str, Any]]]:
+    """A contact named `name` (`image` optional), and `owner`'s prospect conversation with it
+    and `others` (`channel_id` in `ask`): the contact's id, and the `prospect_add_conversation`
+    each of `owner` and `others` heard, in that order."""
+    contact = contact_create(database, team.account, name, ask.pop("image", ""))
+    payload = {"contact_id": contact, **ask, "users": [user.uid for user in others]}
+    assert await owner.call("prospect_add_conversation", payload) == SUCCESS_ACK
+    return contact, [await user.next("prospect_add_conversation") for user in (owner, *others)]
 
 
 async def rest(url: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
