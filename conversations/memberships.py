@@ -72,6 +72,11 @@ class Memberships(ABC, Generic[P]):
         """Every participant row (of every conversation and account: filter it)."""
         return self.model._default_manager.all()
 
+    @property
+    def conversations(self) -> QuerySet[Any]:
+        """Every conversation row (filter it)."""
+        return self.conversation_model._default_manager.all()
+
     # ----- hooks ------------------------------------------------------------------------
 
     @abstractmethod
@@ -107,7 +112,7 @@ class Memberships(ABC, Generic[P]):
         participant = rows.filter(conversation_id=cid, uid=uid, account_id=account_id).first()
         if participant is not None:
             return participant
-        if self.conversation_model._default_manager.filter(pk=cid, account_id=account_id).exists():
+        if self.conversations.filter(pk=cid, account_id=account_id).exists():
             raise Forbidden("not a participant of this conversation")
         raise NotFound("no such conversation")
 
@@ -259,7 +264,7 @@ class Memberships(ABC, Generic[P]):
             )
             for uid in uids
         ]
-        self.model._default_manager.bulk_create(members, ignore_conflicts=True)
+        self.rows.bulk_create(members, ignore_conflicts=True)
         return members
 
     def add_missing(
@@ -296,7 +301,7 @@ class Memberships(ABC, Generic[P]):
         pairs = (("title", title), ("image", image))
         changes = {name: value for name, value in pairs if value is not None}
         if changes:
-            self.conversation_model._default_manager.filter(pk=conversation.pk).update(**changes)
+            self.conversations.filter(pk=conversation.pk).update(**changes)
             for name, value in changes.items():
                 setattr(conversation, name, value)
         return bool(changes)
@@ -306,7 +311,7 @@ class Memberships(ABC, Generic[P]):
     ) -> NewMessageCounts:
         """A new message: the conversation's activity moves to `at`; every participant's
         unread count but the sender's rises, in one statement (the sender has read it)."""
-        self.conversation_model._default_manager.filter(pk=conversation.pk).update(last_activity=at)
+        self.conversations.filter(pk=conversation.pk).update(last_activity=at)
         last_read = f"{self.last_read}_id"
         own = When(uid=sender, then=Value(message_id))
         self.rows.filter(conversation=conversation).update(
