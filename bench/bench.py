@@ -370,14 +370,12 @@ def mint_tokens(path: Path, users: int) -> None:
     path.write_text(json.dumps(tokens))
 
 
-def scenario_message(ctx: Context) -> None:
-    plan = ctx.plan
-    users = plan["conversations"] * plan["members"]
-    log(f"5. real /v1/conversation message path: {plan['conversations']} conversations")
-    database = str(ctx.workdir / "scenario5.sqlite3")
+@contextlib.contextmanager
+def conversation_server(ctx: Context, users: int) -> Iterator[tuple[Server, Path]]:
+    """Our server as deployed (base settings, JWTs, SQLite, registry on) and users' tokens."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "SQLITE_PATH": database,
+        "SQLITE_PATH": str(ctx.workdir / "scenario5.sqlite3"),
         "JWT_SECRET": JWT_SECRET,
         "LOG_LEVEL": "WARNING",
         "PUSH_BACKEND": "log",
@@ -388,17 +386,29 @@ def scenario_message(ctx: Context) -> None:
     mint_tokens(tokens, users)
     server = start_ours(1, env, ctx.workdir)
     try:
-        spec = {
-            **base_spec(server, ctx, users),
-            "scenario": "message",
-            "tokensFile": str(tokens),
-            "membersPer": plan["members"],
-            "runs": timed_runs(ctx, [{"kind": "message"}]),
-        }
-        ctx.results.setdefault("message", {})["ours"] = loadgen(spec, 180)
+        yield server, tokens
     finally:
         server.stop()
         ctx.log_errors.setdefault("ours (scenario 5)", []).extend(server.log_errors()[:20])
+
+
+def message_spec(ctx: Context, server: Server, tokens: Path, users: int) -> dict[str, Any]:
+    return {
+        **base_spec(server, ctx, users),
+        "scenario": "message",
+        "tokensFile": str(tokens),
+        "membersPer": ctx.plan["members"],
+    }
+
+
+def scenario_message(ctx: Context) -> None:
+    plan = ctx.plan
+    users = plan["conversations"] * plan["members"]
+    log(f"5. real /v1/conversation message path: {plan['conversations']} conversations")
+    with conversation_server(ctx, users) as (server, tokens):
+        spec = message_spec(ctx, server, tokens, users)
+        spec["runs"] = timed_runs(ctx, [{"kind": "message"}])
+        ctx.results.setdefault("message", {})["ours"] = loadgen(spec, 180)
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -445,6 +455,13 @@ def command_output(command: list[str], cwd: Path = ROOT) -> str:
         return "?"
 
 
+def package_version(folder: Path) -> str:
+    try:
+        return json.loads((folder / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
 def machine() -> dict[str, str]:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -452,15 +469,13 @@ def machine() -> dict[str, str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    node_versions = command_output(
-        [
-            "node",
-            "-e",
-            "const r=(p)=>require(p+'/package.json').version;"
-            "console.log(['socket.io','@socket.io/redis-adapter','redis']"
-            ".map(p=>p+' '+r(p)).join(', '))",
-        ],
-        cwd=BENCH / "reference" / "node",
+    node_versions = ", ".join(
+        f"{name} {package_version(folder / 'node_modules' / name)}"
+        for folder, names in (
+            (BENCH / "reference" / "node", ["socket.io", "@socket.io/redis-adapter", "redis"]),
+            (BENCH / "loadgen", ["ws"]),
+        )
+        for name in names
     )
     python_versions = command_output(
         [
@@ -485,7 +500,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "node": command_output(["node", "--version"]),
         "redis": command_output(["redis-server", "--version"]).split(" sha=")[0],
-        "node packages": node_versions.replace("\n", " "),
+        "node packages": node_versions,
         "python packages": python_versions,
         "django-sio reference": f"{django_sio} (own venv, daphne 4.2.3)",
     }

@@ -17,7 +17,18 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from bench import NS, Context, base_spec, loadgen, migrate, redis_server, running
+from bench import (
+    FULL,
+    NS,
+    Context,
+    base_spec,
+    conversation_server,
+    loadgen,
+    message_spec,
+    migrate,
+    redis_server,
+    running,
+)
 
 LINE = re.compile(r"^(.*) (\d+)$")
 FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
@@ -61,12 +72,27 @@ def top_frames(raw: Path, limit: int) -> str:
     return "\n".join(out)
 
 
+def record(
+    py_spy: str, pid: int, spec: dict, result: dict, seconds: float, raw: Path, setup_s: float
+) -> None:
+    """Run the load generator and, once its clients are in, py-spy for `seconds`."""
+    thread = threading.Thread(target=lambda: result.update(loadgen(spec, 180)))
+    thread.start()
+    threading.Event().wait(setup_s + spec["clients"] / 500)  # the connect phase is not profiled
+    subprocess.run(
+        [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
+         "--format", "raw", "--output", str(raw), "--nonblocking"],
+        check=True, capture_output=True, timeout=seconds + 60,
+    )  # fmt: skip
+    thread.join(240)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=1, help="2: on redis (scenario 4)")
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--kind", default="fanout", choices=["fanout", "rest"])
+    parser.add_argument("--kind", default="fanout", choices=["fanout", "rest", "message"])
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
     args = parser.parse_args()
@@ -77,29 +103,25 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gs-profile-"))
     bench_db = str(workdir / "bench.sqlite3")
     migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": bench_db})
-    plan = {"rooms": 10}
-    ctx = Context(plan, workdir, bench_db, loadgen_procs=1)
+    ctx = Context(FULL, workdir, bench_db, loadgen_procs=1)
     raw = Path(args.raw) if args.raw else workdir / "stacks.txt"
-    redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((None, None))
-    with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
-        spec = {**base_spec(server, ctx, args.clients), "scenario": "fanout", "ns": NS}
-        run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
-        spec["runs"] = [run]
-        result: dict = {}
-        thread = threading.Thread(target=lambda: result.update(loadgen(spec, 180)))
-        thread.start()
-        # py-spy starts once the clients are in (the connect phase is not profiled)
-        threading.Event().wait(4 + args.clients / 500)
-        subprocess.run(
-            [py_spy, "record", "--pid", str(server.pids[0]), "--duration", str(int(args.seconds)),
-             "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking"],
-            check=True, capture_output=True, timeout=args.seconds + 60,
-        )  # fmt: skip
-        thread.join(240)
+    run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
+    result: dict = {}
+    if args.kind == "message":  # scenario 5: the product's own /v1/conversation
+        with conversation_server(ctx, args.clients) as (server, tokens):
+            spec = {**message_spec(ctx, server, tokens, args.clients), "runs": [run]}
+            record(py_spy, server.pids[0], spec, result, args.seconds, raw, 8)
+    else:
+        redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((0, 0))
+        with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
+            spec = {**base_spec(server, ctx, args.clients), "scenario": "fanout", "ns": NS}
+            spec["runs"] = [run]
+            record(py_spy, server.pids[0], spec, result, args.seconds, raw, 4)
     runs = result.get("runs") or [{}]
     print(
         f"load during the profile: {runs[0].get('deliveriesPerS', 0):,.0f} deliveries/s, "
-        f"{runs[0].get('requestsPerS', 0):,.0f} requests/s, server CPU {runs[0].get('serverCpu')}"
+        f"{runs[0].get('requestsPerS', 0):,.0f} requests/s, {runs[0].get('acks', 0)} acks, "
+        f"server CPU {runs[0].get('serverCpu')}, other CPU {runs[0].get('otherCpu')}"
     )
     print(top_frames(raw, args.top))
     return 0
