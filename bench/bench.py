@@ -54,11 +54,11 @@ FULL = {
 QUICK = {
     **FULL,
     "storm": [200],
-    "hold": 0.5,
+    "hold": 0.3,
     "clients": 100,
-    "warmup": 0.3,
-    "duration": 1.5,
-    "drain": 1.0,
+    "warmup": 0.2,
+    "duration": 1.0,
+    "drain": 0.5,
     "conversations": 5,
 }
 
@@ -516,7 +516,10 @@ SCENARIOS: dict[str, Callable[[Context, list[str]], None]] = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="ours,node,python")
+    parser.add_argument(
+        "--servers",
+        help=f"some of {','.join(SERVERS)} (default: all; with --quick, all but djangosio)",
+    )
     parser.add_argument(
         "--scenarios", default="storm,fanout,cluster,message", help="storm,fanout,cluster,message"
     )
@@ -527,7 +530,8 @@ def main() -> int:
     args = parser.parse_args()
 
     ensure_dependencies()
-    kinds = [kind for kind in args.servers.split(",") if kind]
+    servers = args.servers or ",".join(k for k in SERVERS if k != "djangosio" or not args.quick)
+    kinds = [kind for kind in servers.split(",") if kind]
     scenarios = [name for name in args.scenarios.split(",") if name]
     workdir = Path(tempfile.mkdtemp(prefix="gs-bench-"))
     bench_db = str(workdir / "bench.sqlite3")

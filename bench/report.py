@@ -167,7 +167,8 @@ def fmt(value: Any, unit: str) -> str:
         return value
     if unit == "ms":
         return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+    whole = abs(value) >= 100 or float(value).is_integer()
+    text = f"{value:,.0f}" if whole else f"{value:.1f}"
     return f"{text} {unit}".strip()
 
 
