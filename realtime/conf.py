@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "GROUP_DISCARD_DELAY_S": 2.0,
     # seconds between refreshes of this process's group memberships (below group_expiry)
     "GROUP_REFRESH_S": 3_600.0,
+    # layer operations (joins, leaves, sends) in flight at once per process: a connect storm
+    # queues behind this instead of exhausting the Redis connection pool
+    "LAYER_CONCURRENCY": 64,
     "MOUNTS": {"/socket.io/": "config.namespaces.router"},
     # the socket registry and presence (realtime.presence); off where no database is wanted
     "REGISTRY": True,

@@ -76,7 +76,7 @@ class Hub:
             await asyncio.sleep(float(realtime_settings.GROUP_REFRESH_S))
             for group in list(self._groups):
                 try:
-                    await self.layer.group_add(group, self.channel)
+                    await self.link.group_add(group)
                 except Exception:
                     logger.exception("hub: refreshing group %s failed", group)
 
@@ -121,7 +121,7 @@ class Hub:
             timer.cancel()
         future = self._groups.get(group)
         if future is None:
-            future = asyncio.ensure_future(self.layer.group_add(group, self.channel))
+            future = asyncio.ensure_future(self.link.group_add(group))
             self._groups[group] = future
         try:
             await asyncio.shield(future)
@@ -149,7 +149,7 @@ class Hub:
 
     async def _discard_group(self, group: str) -> None:
         try:
-            await self.layer.group_discard(group, self.channel)
+            await self.link.group_discard(group)
         except Exception:
             logger.exception("hub: leaving group %s failed", group)
 

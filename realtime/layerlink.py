@@ -19,6 +19,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from . import metrics
+from .conf import realtime_settings
 from .groups import hub_channel
 from .ids import PROCESS_ID
 from .tasks import spawn
@@ -39,6 +40,14 @@ class LayerLink:
         self._listener: asyncio.Task[None] | None = None
         self._failing_since: float | None = None
         self._recovery: asyncio.Task[None] | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        """Bounds the layer operations in flight (LAYER_CONCURRENCY)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(int(realtime_settings.LAYER_CONCURRENCY))
+        return self._slots
 
     @property
     def layer(self) -> Any:
@@ -85,7 +94,8 @@ class LayerLink:
     async def send(self, channel: str, message: dict[str, Any], operation: str) -> None:
         """Send to a channel; a full channel or a failing layer is counted and logged."""
         try:
-            await self.layer.send(channel, message)
+            async with self.slots:
+                await self.layer.send(channel, message)
         except ChannelFull:
             metrics.LAYER_DROPS.labels(operation).inc()
             logger.error("layer: channel %s is full; message dropped", channel)
@@ -94,12 +104,22 @@ class LayerLink:
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         try:
-            await self.layer.group_send(group, message)
+            async with self.slots:
+                await self.layer.group_send(group, message)
         except ChannelFull:
             metrics.LAYER_DROPS.labels("group_send").inc()
             logger.error("layer: channel full sending to group %s; broadcast dropped", group)
         except Exception as exc:
             self.failed("group_send", exc)
+
+    async def group_add(self, group: str) -> None:
+        """Join a group; raises on failure (the caller decides what a failed join means)."""
+        async with self.slots:
+            await self.layer.group_add(group, self.channel)
+
+    async def group_discard(self, group: str) -> None:
+        async with self.slots:
+            await self.layer.group_discard(group, self.channel)
 
     async def request(
         self, process_id: str, message: dict[str, Any], timeout: float
@@ -143,7 +163,7 @@ class LayerLink:
             try:
                 await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
                 for group in groups:
-                    await asyncio.wait_for(self.layer.group_add(group, self.channel), 2.0)
+                    await asyncio.wait_for(self.group_add(group), 2.0)
             except Exception:
                 continue
             outage = time.monotonic() - (self._failing_since or time.monotonic())

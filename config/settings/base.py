@@ -95,8 +95,15 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop
                 # timeout, so an idle receive would fail every 5 s: allow the pop to finish
+                # max_connections bounds this process's Redis pool; realtime.layerlink keeps its
+                # concurrent layer operations below it (LAYER_CONCURRENCY)
                 "hosts": [
-                    {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 256),
+                    }
                 ],
                 # each process receives one message per broadcast on its hub channel: a
                 # burst of broadcasts must fit, so the capacity is sized for real fan-out
@@ -131,6 +138,7 @@ REALTIME = {
     "PRESENCE_TTL_S": env_float("PRESENCE_TTL_S", 60.0),
     "SHUTDOWN_TIMEOUT_S": env_float("SHUTDOWN_TIMEOUT_S", 10.0),
     "SHUTDOWN_DRAIN_S": env_float("SHUTDOWN_DRAIN_S", 0.0),
+    "LAYER_CONCURRENCY": env_int("LAYER_CONCURRENCY", 64),
     # hostile clients: event rates ("100/s", "" for none), caps per address, user, connection
     "THROTTLE_SOCKET_RATE": env_str("THROTTLE_SOCKET_RATE", "100/s"),
     "THROTTLE_USER_RATE": env_str("THROTTLE_USER_RATE", "300/s"),
