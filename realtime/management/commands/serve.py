@@ -4,7 +4,8 @@ The parent binds the port once and hands the socket to every worker (`daphne --f
 kernel spreads connections over them. Workers share rooms through the channel layer, and any
 worker serves any request of any session (see realtime.engineio.forwarding), so no sticky
 sessions are needed. SIGTERM goes to every worker, which shuts down gracefully; a worker that
-dies on its own is restarted.
+dies on its own is restarted. With a certificate and key (`--tls-cert/--tls-key`, or TLS_CERT
+and TLS_KEY) the workers serve `https://` and `wss://` on that socket (see realtime.tls).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime import metrics
+from realtime import metrics, tls
 from realtime.conf import realtime_settings
 
 RESTART_DELAY_S = 1.0
@@ -40,25 +41,69 @@ class Command(BaseCommand):
             default=int(os.environ.get("WEB_CONCURRENCY", "0")) or os.cpu_count() or 1,
             help="worker processes (default: WEB_CONCURRENCY, else one per core)",
         )
+        parser.add_argument(
+            "--tls-cert",
+            default=os.environ.get("TLS_CERT", ""),
+            help="PEM certificate (leaf, then chain) to serve https:// and wss:// (TLS_CERT)",
+        )
+        parser.add_argument(
+            "--tls-key", default=os.environ.get("TLS_KEY", ""), help="its PEM key (TLS_KEY)"
+        )
 
-    def handle(self, *args: Any, host: str, port: int, workers: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        workers: int,
+        tls_cert: str,
+        tls_key: str,
+        **options: Any,
+    ) -> None:
         if workers < 1:
             raise CommandError("--workers must be at least 1")
+        self.tls = _checked_tls(tls_cert, tls_key)
         if workers > 1 and isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stderr.write("REDIS_URL is not set: the in-memory layer serves one process only")
             workers = 1
         _prepare_metrics_dir()
         listener = socket.create_server((host, port), backlog=2048)
         listener.set_inheritable(True)
-        self.stdout.write(f"serving on {host}:{port} with {workers} worker(s)")
+        scheme = "https" if self.tls else "http"
+        self.stdout.write(f"serving {scheme} on {host}:{port} with {workers} worker(s)")
         Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
 
     def worker_command(self, fd: int) -> list[str]:
         application = settings.ASGI_APPLICATION.rsplit(".", 1)
+        if self.tls:
+            endpoint = ["-e", tls.endpoint_description(fd, *self.tls)]
+        else:
+            endpoint = ["--fd", str(fd)]
         return [
-            sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers",
+            sys.executable, "-m", "daphne", *endpoint, "--proxy-headers",
             "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
         ]  # fmt: skip
+
+
+def _checked_tls(cert: str, key: str) -> tuple[str, str] | None:
+    """(certificate, key) as absolute paths, checked here so a bad pair fails at once rather
+    than in every worker; None without TLS."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise CommandError("TLS needs both --tls-cert and --tls-key (TLS_CERT, TLS_KEY)")
+    try:
+        tls.certificate_options(cert, key)
+    except tls.TLSConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    return os.path.abspath(cert), os.path.abspath(key)
+
+
+def _worker_environment() -> dict[str, str]:
+    """The workers import the project (and Twisted finds its endpoint plugin in it) from
+    whatever directory `serve` was started in."""
+    path = [str(settings.BASE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
 
 
 def _prepare_metrics_dir() -> None:
@@ -100,7 +145,9 @@ class Supervisor:
         self._wait_for_workers()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.command, pass_fds=(self.listener.fileno(),))
+        return subprocess.Popen(
+            self.command, pass_fds=(self.listener.fileno(),), env=_worker_environment()
+        )
 
     def _stop(self, signum: int, frame: Any) -> None:
         self.stopping = True
