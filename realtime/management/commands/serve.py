@@ -156,10 +156,13 @@ class Supervisor:
                 worker.send_signal(signal.SIGTERM)
 
     def _wait_for_workers(self) -> None:
+        # no worker is started any more: without this copy the socket closes as soon as the
+        # last worker stops listening, so new connections are refused (a load balancer tries
+        # another server) instead of waiting unanswered in the backlog until every worker left
+        self.listener.close()
         deadline = time.monotonic() + float(realtime_settings.SHUTDOWN_TIMEOUT_S) + 2.0
         for worker in self.workers:
             try:
                 worker.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 worker.kill()
-        self.listener.close()
