@@ -1,11 +1,13 @@
 """Graceful shutdown on SIGTERM (contract §9).
 
-`/status` answers 503 at once; every socket gets `server_shutdown {reconnect: true}` and a
-DISCONNECT; this instance withdraws its sockets from the registry (users still connected on
-another instance stay online; the others go offline after the grace period, on a survivor);
-then the ASGI server's own SIGTERM handling stops the process. A watchdog exits the process
-if all that takes longer than SHUTDOWN_TIMEOUT_S. With SHUTDOWN_DRAIN_S, sockets keep being
-served for that long after `/status` turned 503, so a load balancer stops sending new ones.
+`/status` answers 503 at once; new Engine.IO sessions are refused (the client retries and
+reaches another server); every socket gets `server_shutdown {reconnect: true}` and a
+DISCONNECT, and WebSockets relayed here for other processes' sessions are closed; this instance
+withdraws its sockets from the registry (users still connected on another instance stay
+online; the others go offline after the grace period, on a survivor); then the ASGI server's
+own SIGTERM handling stops the process. A watchdog exits the process if all that takes longer
+than SHUTDOWN_TIMEOUT_S. With SHUTDOWN_DRAIN_S, sockets keep being served for that long after
+`/status` turned 503, so a load balancer stops sending new ones.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from .conf import realtime_settings
+from .engineio import forwarding
 from .hub import get_hub
 from .ids import PROCESS_ID
 from .presence import services as presence_services
@@ -74,6 +77,9 @@ async def _leave() -> None:
     if drain > 0:  # `/status` already answers 503: give load balancers time to notice
         await asyncio.sleep(drain)
     hub = get_hub()
+    for server in hub.engines.values():  # from now on a new session would never be told
+        server.closed = True
+    forwarding.refuse_new_relays()
     sockets = list(hub.sockets.values())
     for socket in sockets:
         await socket.emit(SHUTDOWN_EVENT, {"reconnect": True})
@@ -88,4 +94,7 @@ async def _leave() -> None:
             instance_id=PROCESS_ID, now=timezone.now()
         )
     await asyncio.sleep(0.2)  # let the transports write the last frames
+    # last, so what other processes send their sockets now (a sibling worker's
+    # `server_shutdown`, say) still passes: stop serving their sessions, losing nothing
+    await forwarding.close_edge()
     logger.info("shutdown: %d sockets told and disconnected", len(sockets))

@@ -18,8 +18,16 @@ from .. import metrics
 from ..hub import get_hub
 from ..tasks import spawn
 from .errors import HandshakeError
-from .http import BodyTooLarge, ClientGone, HttpAnswer, read_body, respond, wait_disconnect
-from .packets import Frame
+from .http import (
+    TEXT,
+    BodyTooLarge,
+    ClientGone,
+    HttpAnswer,
+    read_body,
+    respond,
+    wait_disconnect,
+)
+from .packets import NOOP_FRAME, Frame
 from .polling import answer_get, answer_post
 from .server import EngineServer
 
@@ -28,10 +36,17 @@ logger = logging.getLogger(__name__)
 FORWARD = "sio.forward"  # edge -> owner
 RELAY = "sio.relay"  # owner -> edge: frames for a relayed WebSocket
 FORWARD_TIMEOUT_S = 5.0
+# an edge that shuts down ends its forwarded long-polls; an answer the owner already sent
+# is still taken if it arrives within this
+LATE_ANSWER_S = 0.5
+NOOP_ANSWER = {"status": 200, "body": NOOP_FRAME.encode(), "content_type": TEXT}
 
 _abandon_signals: dict[tuple[str, str], asyncio.Future[None]] = {}  # owner: waiting polls
 _owner_relays: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = {}  # owner: frames in
 _edge_relays: dict[str, asyncio.Queue[Frame | None]] = {}  # edge: frames out
+_edge_relay_owners: dict[str, tuple[str, dict[str, Any]]] = {}  # edge: owner, message base
+_edge_polls: set[asyncio.Future[None]] = set()  # edge: forwarded GETs, set to end them
+_edge = {"relays": True, "polls": True}  # what this process still serves for others
 
 
 def install() -> None:
@@ -76,7 +91,12 @@ async def forward_polling(
 async def _forward_get(
     server: EngineServer, owner: str, base: dict[str, Any], receive: Any
 ) -> dict[str, Any] | bool | None:
-    """The owner's reply; None if it never came, False if the client left first."""
+    """The owner's reply; None if it never came, False if the client left first.
+
+    While this process shuts down (`close_edge`) the poll ends early with a NOOP, so the
+    client polls again through a live process: the owner keeps its frames for that poll."""
+    if not _edge["polls"]:
+        return NOOP_ANSWER
     hub = get_hub()
     request_id = secrets.token_hex(8)
     timeout = server.ping_interval_s + server.ping_timeout_s + FORWARD_TIMEOUT_S
@@ -84,13 +104,23 @@ async def _forward_get(
         hub.link.request(owner, {**base, "op": "get", "request": request_id}, timeout)
     )
     gone = asyncio.ensure_future(wait_disconnect(receive))
-    await asyncio.wait({request, gone}, return_when=asyncio.FIRST_COMPLETED)
-    gone.cancel()
-    if request.done():
-        return request.result()
-    request.cancel()
-    await hub.link.send_to_process(owner, {**base, "op": "abandon", "request": request_id})
-    return False
+    closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    _edge_polls.add(closing)
+    try:
+        await asyncio.wait({request, gone, closing}, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if request.done():
+            return request.result()
+        await hub.link.send_to_process(owner, {**base, "op": "abandon", "request": request_id})
+        if not closing.done():
+            request.cancel()
+            return False
+        try:  # frames the owner took before the abandon arrived are on their way
+            return await asyncio.wait_for(request, LATE_ANSWER_S)
+        except TimeoutError:
+            return NOOP_ANSWER
+    finally:
+        _edge_polls.discard(closing)
 
 
 def _answer_of(reply: dict[str, Any] | None) -> HttpAnswer:
@@ -103,6 +133,9 @@ async def relay_websocket(
     server: EngineServer, owner: str, sid: str, channel: Any, receive: Any
 ) -> None:
     """Relay an accepted WebSocket for a session owned by `owner` until either side closes."""
+    if not _edge["relays"]:  # shutting down: the client stays on long-polling, elsewhere
+        await channel(None)
+        return
     hub = get_hub()
     relay_id = secrets.token_hex(8)
     logger.debug("relaying a WebSocket of session %s to process %s", sid, owner)
@@ -111,6 +144,7 @@ async def relay_websocket(
     _edge_relays[relay_id] = outgoing
     writer = spawn(_write_relayed(outgoing, channel))
     base = {"type": FORWARD, "mount": server.mount, "sid": sid, "relay": relay_id}
+    _edge_relay_owners[relay_id] = (owner, base)
     try:
         await hub.link.send_to_process(owner, {**base, "op": "ws_open", "edge": hub.channel})
         while True:
@@ -121,6 +155,7 @@ async def relay_websocket(
                 return
     finally:
         _edge_relays.pop(relay_id, None)
+        _edge_relay_owners.pop(relay_id, None)
         writer.cancel()
 
 
@@ -135,6 +170,37 @@ async def _write_relayed(outgoing: asyncio.Queue[Frame | None], channel: Any) ->
     except Exception:  # a slow client closed by the channel, or the socket gone
         logger.debug("relay: writing to the client failed", exc_info=True)
         await channel(None)
+
+
+def refuse_new_relays() -> None:
+    """This process begins to shut down: an upgrade relayed now could be cut mid-probe, which
+    leaves socket.io-client's long-polling paused; refused at once, it keeps polling."""
+    _edge["relays"] = False
+
+
+async def close_edge(timeout: float = 2 * LATE_ANSWER_S) -> None:
+    """This process shuts down: stop serving other processes' sessions, losing nothing.
+
+    Forwarded long-polls end now (with what the owner already answered, else a NOOP) and
+    new ones get a NOOP at once: the client polls again, through a live process. WebSockets
+    relayed here are closed: the client reconnects, and the owner, told of the disconnect
+    as usual, ends the session at once instead of pinging a dead relay until its timeout."""
+    _edge["relays"] = _edge["polls"] = False
+    for outgoing in _edge_relays.values():
+        outgoing.put_nowait(None)
+    gone = {"type": "websocket.disconnect", "code": 1001}  # told now: this process is leaving
+    await asyncio.gather(
+        *(
+            get_hub().link.send_to_process(owner, {**base, "op": "ws_in", "message": gone})
+            for owner, base in _edge_relay_owners.values()
+        )
+    )
+    for closing in list(_edge_polls):
+        if not closing.done():
+            closing.set_result(None)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while _edge_polls and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _on_relay(message: dict[str, Any]) -> None:

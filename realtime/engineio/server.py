@@ -53,6 +53,7 @@ class EngineServer:
         self.cors_allowed_origins = list(realtime_settings.CORS_ALLOWED_ORIGINS)
         self.max_per_address = int(realtime_settings.MAX_CONNECTIONS_PER_IP)
         self._per_address: Counter[str] = Counter()
+        self.closed = False  # set while the process shuts down: no new session
 
     def check_query(self, query: dict[str, str], transport: str) -> HandshakeError | None:
         """Validate `EIO` and `transport` the way the reference server does."""
@@ -63,7 +64,10 @@ class EngineServer:
         return None
 
     def admits(self, scope: dict[str, Any]) -> bool:
-        """False when the client's address already holds MAX_CONNECTIONS_PER_IP sessions."""
+        """False when the client's address already holds MAX_CONNECTIONS_PER_IP sessions, or
+        when the server is closed (shutting down: the client retries, and lands elsewhere)."""
+        if self.closed:
+            return False
         return self._per_address[client_address(scope)] < self.max_per_address
 
     def create_session(self, scope: dict[str, Any], transport: Transport) -> Session:
