@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 Frames = list[str | bytes]
 RoomKey = tuple[str, str | None]  # (namespace, room); room None = the whole namespace
-_SEEN_BROADCASTS = 4096
+_SEEN_BROADCASTS = 32_768  # more than a layer outage sends again (layerlink.RESEND_S)
 
 
 class Hub:

@@ -2,9 +2,12 @@
 its handler, request/reply with other processes, and health with automatic recovery.
 
 While the layer fails (Redis down), the process keeps serving its own sockets and reports
-`degraded`; once the layer answers again it rejoins its groups (a restarted Redis has
-forgotten them) without a restart. A group_send that skipped full channels is counted and
-logged as an error, never silent.
+`degraded`; the broadcasts it cannot send are held (up to MAX_HELD) and sent, in order, once
+the layer answers again, this process has rejoined its groups (a restarted Redis has
+forgotten them) and the other processes have had the time to rejoin theirs. So are the
+broadcasts sent in the RESEND_S before the failure, which Redis may have lost unread
+(receivers drop a broadcast they already have). A group_send that skipped full channels is
+counted and logged as an error, never silent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,12 +32,19 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
 
+MAX_HELD = 10_000  # broadcasts held while the layer fails; past it the oldest are dropped
+HELD = "sio.held"  # up to HELD_BATCH held broadcasts to one group, sent as one message
+HELD_BATCH = 100
+PROBE_S = 1.0  # how often a failing layer is probed
+SETTLE_S = 2 * PROBE_S  # after recovery: every other process has probed and rejoined by then
+RESEND_S = 5.0  # broadcasts sent this long before a failure are sent again after it
+
 
 class LayerLink:
     def __init__(self, groups: Callable[[], Iterable[str]]) -> None:
         """`groups()` names the groups this process belongs to, for the recovery to rejoin."""
         self.channel = hub_channel(PROCESS_ID)
-        self.handlers: dict[str, Handler] = {"sio.noop": lambda message: None}
+        self.handlers: dict[str, Handler] = {"sio.noop": lambda message: None, HELD: self._on_held}
         self._groups = groups
         self._layer: Any = None
         self._layer_loaded = False
@@ -41,6 +52,9 @@ class LayerLink:
         self._failing_since: float | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._held: deque[tuple[str, dict[str, Any]]] = deque()
+        self._recent: deque[tuple[float, str, dict[str, Any]]] = deque()
+        self._dropped = 0  # held broadcasts dropped in this outage
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -77,14 +91,22 @@ class LayerLink:
                 self.failed("receive", exc)
                 await asyncio.sleep(1.0)
                 continue
-            handler = self.handlers.get(message.get("type", ""))
-            if handler is None:
-                logger.warning("layer: no handler for %r", message.get("type"))
-                continue
-            try:
-                handler(message)
-            except Exception:
-                logger.exception("layer: handling %r failed", message.get("type"))
+            self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        handler = self.handlers.get(message.get("type", ""))
+        if handler is None:
+            logger.warning("layer: no handler for %r", message.get("type"))
+            return
+        try:
+            handler(message)
+        except Exception:
+            logger.exception("layer: handling %r failed", message.get("type"))
+
+    def _on_held(self, message: dict[str, Any]) -> None:
+        """Broadcasts another process held while the layer failed, sent on in one message."""
+        for held in message["messages"]:
+            self._dispatch(held)
 
     # ----- talking to other processes --------------------------------------------------
 
@@ -103,14 +125,41 @@ class LayerLink:
             self.failed(operation, exc)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Send a broadcast to a group; while the layer fails it is held for later instead."""
+        if self._failing_since is not None:
+            self._hold(group, message)  # behind the ones already held: order is kept
+            return
+        try:
+            await self._group_send(group, message)
+        except Exception as exc:
+            self._hold(group, message)
+            self.failed("group_send", exc)
+            return
+        if self._failing_since is not None:  # sent, but maybe to the Redis that just went
+            self._hold(group, message)
+            return
+        now = time.monotonic()
+        self._recent.append((now, group, message))
+        while now - self._recent[0][0] > RESEND_S:
+            self._recent.popleft()
+
+    async def _group_send(self, group: str, message: dict[str, Any]) -> None:
+        """One group_send; a full channel is counted and logged, other failures raise."""
         try:
             async with self.slots:
                 await self.layer.group_send(group, message)
         except ChannelFull:
             metrics.LAYER_DROPS.labels("group_send").inc()
             logger.error("layer: channel full sending to group %s; broadcast dropped", group)
-        except Exception as exc:
-            self.failed("group_send", exc)
+
+    def _hold(self, group: str, message: dict[str, Any]) -> None:
+        if len(self._held) >= MAX_HELD:
+            self._held.popleft()
+            metrics.LAYER_DROPS.labels("held").inc()
+            if not self._dropped:
+                logger.error("layer: %d broadcasts held; dropping the oldest", MAX_HELD)
+            self._dropped += 1
+        self._held.append((group, message))
 
     async def group_add(self, group: str) -> None:
         """Join a group; raises on failure (the caller decides what a failed join means)."""
@@ -152,24 +201,78 @@ class LayerLink:
         logger.error(
             "layer: %s failed (%r); serving local sockets only until it is back", operation, exc
         )
+        since = self._failing_since - RESEND_S
+        recent = [(group, message) for sent, group, message in self._recent if sent >= since]
+        self._recent.clear()
+        self._held.extendleft(reversed(recent))  # before what failed: the order is kept
         self._recovery = spawn(self._recover())
 
     async def _recover(self) -> None:
-        """Probe the layer every second; once it answers, rejoin every group of this process
+        """Probe the layer every PROBE_S; once it answers, rejoin every group of this process,
+        give the other processes SETTLE_S to rejoin theirs, send the held broadcasts in order,
         and report healthy again."""
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(PROBE_S)
             groups = list(self._groups())
             try:
                 await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
                 for group in groups:
                     await asyncio.wait_for(self.group_add(group), 2.0)
+                if self._held:
+                    await asyncio.sleep(SETTLE_S)
+                sent = await self._send_held()
             except Exception:
                 continue
             outage = time.monotonic() - (self._failing_since or time.monotonic())
-            self._failing_since = None
-            logger.warning("layer: back after %.1f s; %d groups rejoined", outage, len(groups))
+            self._failing_since = None  # nothing held: what comes next goes out directly
+            logger.warning(
+                "layer: back after %.1f s; %d groups rejoined, %d held broadcasts sent"
+                " (%d dropped)",
+                outage,
+                len(groups),
+                sent,
+                self._dropped,
+            )
+            self._dropped = 0
             return
+
+    async def _send_held(self) -> int:
+        """Send what was held (and what is held meanwhile, until nothing is): each group's
+        broadcasts in order, the groups side by side. Raises if the layer fails again, with
+        what was not sent held again, in its order."""
+        sent = 0
+        while self._held:
+            by_group: dict[str, list[dict[str, Any]]] = {}
+            for group, message in self._held:
+                by_group.setdefault(group, []).append(message)
+            self._held.clear()
+            unsent: list[tuple[str, dict[str, Any]]] = []
+            results = await asyncio.gather(
+                *(
+                    self._send_in_order(group, messages, unsent)
+                    for group, messages in by_group.items()
+                )
+            )
+            sent += sum(results)
+            if unsent:
+                self._held.extendleft(reversed(unsent))
+                raise ConnectionError("the channel layer failed again")
+        return sent
+
+    async def _send_in_order(
+        self, group: str, messages: list[dict[str, Any]], unsent: list[tuple[str, dict[str, Any]]]
+    ) -> int:
+        """A group's held broadcasts, HELD_BATCH to a layer message; what fails goes to
+        `unsent`."""
+        for start in range(0, len(messages), HELD_BATCH):
+            try:
+                await self._group_send(
+                    group, {"type": HELD, "messages": messages[start : start + HELD_BATCH]}
+                )
+            except Exception:
+                unsent.extend((group, rest) for rest in messages[start:])
+                return start
+        return len(messages)
 
 
 class GroupCapacityWatch(logging.Filter):

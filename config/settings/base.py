@@ -89,6 +89,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -96,13 +100,17 @@ if REDIS_URL:
                 # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop
                 # timeout, so an idle receive would fail every 5 s: allow the pop to finish
                 # max_connections bounds this process's Redis pool; realtime.layerlink keeps its
-                # concurrent layer operations below it (LAYER_CONCURRENCY)
+                # concurrent layer operations below it (LAYER_CONCURRENCY). A command on a
+                # pooled connection that Redis dropped (it restarted) is tried once more on a
+                # new connection instead of failing.
                 "hosts": [
                     {
                         "address": REDIS_URL,
                         "socket_timeout": 15,
                         "socket_connect_timeout": 5,
                         "max_connections": env_int("REDIS_MAX_CONNECTIONS", 256),
+                        "retry": Retry(NoBackoff(), 1),
+                        "retry_on_error": [RedisConnectionError],
                     }
                 ],
                 # each process receives one message per broadcast on its hub channel: a

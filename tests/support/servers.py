@@ -183,3 +183,10 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(5)
         self.process = None
+
+    def restart(self, down_s: float = 1.0) -> RedisServer:
+        """Stop, stay down for `down_s`, start again on the same port: an empty Redis, as
+        after a crash (no persistence). Blocks: call it in a thread from async code."""
+        self.stop()
+        time.sleep(down_s)
+        return self.start()
