@@ -42,6 +42,15 @@ def jwt_secret() -> str:
     )
 
 
+def jwt_secrets() -> tuple[str, ...]:
+    """Every secret a token may be signed with: `jwt_secret()` (which also signs minted
+    tokens), then JWT_SECRET_PREVIOUS, the old ones still accepted during a rotation."""
+    previous = realtime_settings.JWT_SECRET_PREVIOUS
+    if isinstance(previous, str):
+        previous = previous.split(",")
+    return (jwt_secret(), *(secret.strip() for secret in previous if secret.strip()))
+
+
 def jwt_algorithms() -> tuple[str, ...]:
     """The accepted algorithms, in order; the first one signs minted tokens."""
     algorithms = tuple(realtime_settings.JWT_ALGORITHMS)
@@ -74,12 +83,13 @@ def _backend(algorithm: str, secret: str, leeway: float, audience: Any, issuer: 
     )
 
 
-def token_backend(algorithm: str) -> Any:
-    """simplejwt's TokenBackend for `algorithm` with the configured secret and claims."""
+def token_backend(algorithm: str, secret: str | None = None) -> Any:
+    """simplejwt's TokenBackend for `algorithm` with `secret` (default: the one that signs)
+    and the configured claims."""
     audience = realtime_settings.JWT_AUDIENCE
     return _backend(
         algorithm,
-        jwt_secret(),
+        secret or jwt_secret(),
         float(realtime_settings.JWT_LEEWAY_S),
         tuple(audience) if isinstance(audience, list) else audience,
         realtime_settings.JWT_ISSUER,
@@ -146,15 +156,27 @@ def verify_token(token: Any) -> dict[str, Any]:
         raise AuthenticationFailed(f"malformed token: {exc}") from None
     if algorithm not in jwt_algorithms():
         raise AuthenticationFailed(f"algorithm {algorithm!r} is not accepted")
-    from rest_framework_simplejwt.exceptions import TokenBackendError
-
-    try:
-        claims = token_backend(algorithm).decode(token)
-    except TokenBackendError as exc:
-        raise AuthenticationFailed(f"{exc}: {exc.__cause__}") from None
+    claims = _decode(token, algorithm)
     if not isinstance(claims, dict):
         raise AuthenticationFailed("claims are not an object")
     return claims
+
+
+def _decode(token: str, algorithm: str) -> Any:
+    """The claims, checked with each secret in turn: a signature that does not match one is
+    tried with the next; any other refusal (expired, audience, ...) is final."""
+    from rest_framework_simplejwt.exceptions import TokenBackendError
+
+    refusal: TokenBackendError | None = None
+    for secret in jwt_secrets():
+        try:
+            return token_backend(algorithm, secret).decode(token)
+        except TokenBackendError as exc:
+            refusal = refusal or exc
+            if not isinstance(exc.__cause__, jwt.InvalidSignatureError):
+                raise AuthenticationFailed(f"{exc}: {exc.__cause__}") from None
+    assert refusal is not None
+    raise AuthenticationFailed(f"{refusal}: {refusal.__cause__}") from None
 
 
 def _id_claim(claims: dict[str, Any], name: str) -> str | None:

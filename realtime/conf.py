@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ROOMS_PER_SOCKET": 1_000,
     # socket authentication: HMAC secret, accepted algorithms, clock leeway, optional claims
     "JWT_SECRET": "",
+    # old secrets still accepted (never used to sign) while tokens move to JWT_SECRET
+    "JWT_SECRET_PREVIOUS": [],
     "JWT_ALGORITHMS": ["HS256"],
     "JWT_LEEWAY_S": 5.0,
     "JWT_AUDIENCE": None,

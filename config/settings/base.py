@@ -138,6 +138,8 @@ REALTIME = {
     "MOUNTS": {"/socket.io/": "config.namespaces.router"},
     # socket authentication (contract §2); without JWT_SECRET the server starts only in DEBUG
     "JWT_SECRET": env_str("JWT_SECRET"),
+    # rotation: the old secret(s), comma-separated, accepted besides JWT_SECRET for a while
+    "JWT_SECRET_PREVIOUS": env_list("JWT_SECRET_PREVIOUS"),
     "JWT_ALGORITHMS": env_list("JWT_ALGORITHMS", "HS256"),
     "JWT_LEEWAY_S": env_float("JWT_LEEWAY_S", 5.0),
     "JWT_AUDIENCE": env_str("JWT_AUDIENCE") or None,

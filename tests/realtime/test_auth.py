@@ -22,6 +22,7 @@ from realtime.auth import (
     identity_from_claims,
     jwt_algorithms,
     jwt_secret,
+    jwt_secrets,
     mint_token,
     parse_scopes,
     verify_token,
@@ -205,6 +206,37 @@ def test_other_configured_algorithms_are_accepted(settings: Any) -> None:
     reconfigure(settings, JWT_ALGORITHMS=["HS256", "HS512"], JWT_SECRET=secret)
     assert verify_token(make_token(USER_CLAIMS, algorithm="HS512", secret=secret))["uid"] == "u1"
     assert verify_token(make_token(USER_CLAIMS, secret=secret))["uid"] == "u1"
+
+
+OLD_SECRET = "the-secret-before-the-rotation-long-enough-0123456789"
+OLDER_SECRET = "the-secret-before-that-one-long-enough-0123456789"
+
+
+def test_previous_secrets_verify_during_a_rotation(settings: Any) -> None:
+    old_token = make_token(USER_CLAIMS, secret=OLD_SECRET)
+    with pytest.raises(AuthenticationFailed, match="invalid"):
+        verify_token(old_token)
+    reconfigure(settings, JWT_SECRET_PREVIOUS=[OLD_SECRET, OLDER_SECRET])
+    assert verify_token(old_token)["uid"] == "u1"
+    assert verify_token(make_token(USER_CLAIMS, secret=OLDER_SECRET))["uid"] == "u1"
+    assert verify_token(make_token(USER_CLAIMS))["uid"] == "u1"  # JWT_SECRET, the new one
+    # an old secret's token is checked for everything else as before
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        verify_token(make_token(USER_CLAIMS, secret=OLD_SECRET, ttl=-60))
+    with pytest.raises(AuthenticationFailed, match="invalid"):
+        verify_token(make_token(USER_CLAIMS, secret="a-secret-nobody-configured-0123456789"))
+    # only the new secret signs
+    minted = mint_token({"uid": "u9"}, ttl_s=60)
+    assert jwt.decode(minted, TEST_JWT_SECRET, algorithms=["HS256"])["uid"] == "u9"
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(minted, OLD_SECRET, algorithms=["HS256"])
+
+
+def test_previous_secrets_as_a_comma_separated_string(settings: Any) -> None:
+    reconfigure(settings, JWT_SECRET_PREVIOUS=f" {OLD_SECRET} ,, {OLDER_SECRET}")
+    assert jwt_secrets() == (TEST_JWT_SECRET, OLD_SECRET, OLDER_SECRET)
+    reconfigure(settings, JWT_SECRET_PREVIOUS="")
+    assert jwt_secrets() == (TEST_JWT_SECRET,)
 
 
 @pytest.mark.parametrize(
