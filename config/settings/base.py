@@ -212,5 +212,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        # its one INFO line reports a group_send that skipped full channels: whatever
+        # LOG_LEVEL says, realtime.layerlink must see it, to count it and log it as an error
+        "channels_redis.core": {"level": "INFO"},
+    },
 }
