@@ -54,6 +54,7 @@ class Hub:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
             self._ensure_listening()
+            metrics.sample_process(self.loop, lambda: len(self._groups))
 
     @property
     def layer(self) -> Any:

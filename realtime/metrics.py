@@ -8,7 +8,9 @@ input, so a client cannot grow the label set.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,6 +50,21 @@ FORWARDED = Counter(
 API_REQUESTS = Counter("emit_api_requests_total", "REST API requests", ["route", "status"])
 API_LATENCY = Histogram("emit_api_request_seconds", "REST API request latency", ["route"])
 PUSHES = Counter("push_notifications_total", "Push notifications by outcome", ["outcome"])
+# per process (a `pid` label with several workers), sampled every SAMPLE_S: what a leak shows in
+TASKS = Gauge(
+    "process_asyncio_tasks", "asyncio tasks of the server's event loop", multiprocess_mode="liveall"
+)
+LAYER_GROUPS = Gauge(
+    "channel_layer_groups", "Channel-layer groups the process is in", multiprocess_mode="liveall"
+)
+SAMPLE_S = 1.0
+
+
+def sample_process(loop: asyncio.AbstractEventLoop, groups: Callable[[], int]) -> None:
+    """Set the per-process gauges now and again every SAMPLE_S (a timer, not a task)."""
+    TASKS.set(len(asyncio.all_tasks(loop)))
+    LAYER_GROUPS.set(groups())
+    loop.call_later(SAMPLE_S, sample_process, loop, groups)
 
 
 def render() -> tuple[bytes, str]:
