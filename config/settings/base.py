@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import dj_database_url
+
 from .env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -78,6 +80,12 @@ DATABASES = {
         },
     }
 }
+# DATABASE_URL (e.g. postgres://user:password@host:5432/name) replaces the SQLite file;
+# connections are kept open as above, and checked before reuse
+if env_str("DATABASE_URL"):
+    DATABASES["default"] = dj_database_url.parse(
+        env_str("DATABASE_URL"), conn_max_age=None, conn_health_checks=True
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
