@@ -122,6 +122,19 @@ async def test_a_client_that_does_not_trust_the_certificate_is_not_connected(
     assert error["message"] == "websocket error", error
 
 
+def test_a_client_cannot_pass_for_another_address(tls_group: ServeGroup) -> None:
+    """Nothing in front of a TLS-terminating serve can set X-Forwarded-For: the header is the
+    client's own, and the REST API's loopback-only policy looks at the real address."""
+    request = urllib.request.Request(
+        tls_group.url + "/emit/nobody/x",
+        data=b"{}",
+        headers={"content-type": "application/json", "x-forwarded-for": "203.0.113.9"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5, context=tls_group.ssl_context) as answer:
+        assert answer.status == 200  # a loopback client, whatever the header says
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [

@@ -76,11 +76,14 @@ class Command(BaseCommand):
     def worker_command(self, fd: int) -> list[str]:
         application = settings.ASGI_APPLICATION.rsplit(".", 1)
         if self.tls:
+            # serve terminates TLS itself: no HTTP proxy in front of it can have set
+            # X-Forwarded-For, so the header is the client's own and is not trusted (it
+            # would pass for a loopback address to the REST API's access policy)
             endpoint = ["-e", tls.endpoint_description(fd, *self.tls)]
         else:
-            endpoint = ["--fd", str(fd)]
+            endpoint = ["--fd", str(fd), "--proxy-headers"]
         return [
-            sys.executable, "-m", "daphne", *endpoint, "--proxy-headers",
+            sys.executable, "-m", "daphne", *endpoint,
             "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
         ]  # fmt: skip
 
