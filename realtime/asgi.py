@@ -15,6 +15,7 @@ from .engineio.server import EngineServer, HandlerFactory
 from .engineio.session import Session
 from .engineio.websocket import handle_websocket
 from .hub import get_hub
+from .proxy import ProxyHeadersMiddleware
 from .routing import NamespaceRouter
 from .socketio.connection import SocketIOConnection
 
@@ -71,9 +72,10 @@ def build_application(django_app: ASGIApp) -> ASGIApp:
         for path, target in realtime_settings.MOUNTS.items()
     }
     forwarding.install()
-    return ProtocolTypeRouter(
+    router = ProtocolTypeRouter(
         {
             "http": MountRouter(mounts, django_app),
             "websocket": MountRouter(mounts, None),
         }
     )
+    return ProxyHeadersMiddleware(router)  # the client address every layer below sees

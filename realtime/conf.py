@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SOCKETS_PER_USER": 100,  # sockets per user (all namespaces), per process
     "MAX_NAMESPACES_PER_CONNECTION": 32,
     "MAX_ROOMS_PER_SOCKET": 1_000,
+    # peers whose X-Forwarded-For / X-Forwarded-Proto are believed (realtime.proxy)
+    "TRUSTED_PROXIES": ["127.0.0.1", "::1"],
     # socket authentication: HMAC secret, accepted algorithms, clock leeway, optional claims
     "JWT_SECRET": "",
     # old secrets still accepted (never used to sign) while tokens move to JWT_SECRET

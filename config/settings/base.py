@@ -165,6 +165,8 @@ REALTIME = {
     "MAX_SOCKETS_PER_USER": env_int("MAX_SOCKETS_PER_USER", 100),
     "MAX_NAMESPACES_PER_CONNECTION": env_int("MAX_NAMESPACES_PER_CONNECTION", 32),
     "MAX_ROOMS_PER_SOCKET": env_int("MAX_ROOMS_PER_SOCKET", 1_000),
+    # reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks, or *)
+    "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
     # push (contract §5): PUSH_BACKEND firebase|log|memory; empty picks firebase when
     # FCM_CREDENTIALS is set, else log. FCM_API_BASE points FCM at a local stand-in (tests)
     "PUSH_BACKEND": env_str("PUSH_BACKEND"),

@@ -296,10 +296,14 @@ async def test_with_keys_set_only_their_holders_may_call(keyed_server: ServerPro
 
 async def test_without_a_key_loopback_clients_may_call(server: ServerProcess) -> None:
     for method, path in CALLS:
-        headers = {"x-internal-key": "anything", "X-Forwarded-For": "10.0.0.5"}
-        for extra in ({}, headers):
+        for extra in ({}, {"x-internal-key": "anything"}):
             response = await rest(server, method, path, json={}, headers=extra)
             assert response.status_code == 200, response.text
+        # a loopback peer is a trusted proxy (TRUSTED_PROXIES): what it relays for a remote
+        # client is a remote call
+        relayed = {"X-Forwarded-For": "10.0.0.5"}
+        response = await rest(server, method, path, json={}, headers=relayed)
+        assert response.status_code == 401, response.text
 
 
 def non_loopback_address() -> str | None:

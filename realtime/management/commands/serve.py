@@ -63,6 +63,8 @@ class Command(BaseCommand):
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         self.tls = _checked_tls(tls_cert, tls_key)
+        if self.tls:  # nothing in front of a TLS-terminating serve can set X-Forwarded-For
+            os.environ["TRUSTED_PROXIES"] = ""  # inherited by the workers: trust no peer
         if workers > 1 and isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stderr.write("REDIS_URL is not set: the in-memory layer serves one process only")
             workers = 1
@@ -75,13 +77,13 @@ class Command(BaseCommand):
 
     def worker_command(self, fd: int) -> list[str]:
         application = settings.ASGI_APPLICATION.rsplit(".", 1)
+        # no daphne --proxy-headers, which believes X-Forwarded-For from anyone (a client
+        # would pass for a loopback address to the REST API's access policy):
+        # realtime.proxy believes it from TRUSTED_PROXIES only (with TLS, from no one)
         if self.tls:
-            # serve terminates TLS itself: no HTTP proxy in front of it can have set
-            # X-Forwarded-For, so the header is the client's own and is not trusted (it
-            # would pass for a loopback address to the REST API's access policy)
             endpoint = ["-e", tls.endpoint_description(fd, *self.tls)]
         else:
-            endpoint = ["--fd", str(fd), "--proxy-headers"]
+            endpoint = ["--fd", str(fd)]
         return [
             sys.executable, "-m", "daphne", *endpoint,
             "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
