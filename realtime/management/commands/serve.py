@@ -10,6 +10,7 @@ and TLS_KEY) the workers serve `https://` and `wss://` on that socket (see realt
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ from realtime import metrics, tls
 from realtime.conf import realtime_settings
 
 RESTART_DELAY_S = 1.0
+
+logger = logging.getLogger(__name__)  # LOG_FORMAT=json: these lines are JSON too
 
 
 class Command(BaseCommand):
@@ -66,13 +69,13 @@ class Command(BaseCommand):
         if self.tls:  # nothing in front of a TLS-terminating serve can set X-Forwarded-For
             os.environ["TRUSTED_PROXIES"] = ""  # inherited by the workers: trust no peer
         if workers > 1 and isinstance(get_channel_layer(), InMemoryChannelLayer):
-            self.stderr.write("REDIS_URL is not set: the in-memory layer serves one process only")
+            logger.warning("REDIS_URL is not set: the in-memory layer serves one process only")
             workers = 1
         _prepare_metrics_dir()
         listener = socket.create_server((host, port), backlog=2048)
         listener.set_inheritable(True)
         scheme = "https" if self.tls else "http"
-        self.stdout.write(f"serving {scheme} on {host}:{port} with {workers} worker(s)")
+        logger.info("serving %s on %s:%d with %d worker(s)", scheme, host, port, workers)
         Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
 
     def worker_command(self, fd: int) -> list[str]:
@@ -81,11 +84,13 @@ class Command(BaseCommand):
         # would pass for a loopback address to the REST API's access policy):
         # realtime.proxy believes it from TRUSTED_PROXIES only (with TLS, from no one)
         if self.tls:
-            endpoint = ["-e", tls.endpoint_description(fd, *self.tls)]
+            options = ["-e", tls.endpoint_description(fd, *self.tls)]
         else:
-            endpoint = ["--fd", str(fd)]
+            options = ["--fd", str(fd)]
+        if settings.LOG_FORMAT == "json":  # every line JSON: no plain-text access log
+            options += ["--verbosity", "0"]
         return [
-            sys.executable, "-m", "daphne", *endpoint,
+            sys.executable, "-m", "daphne", *options,
             "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
         ]  # fmt: skip
 
@@ -141,9 +146,7 @@ class Supervisor:
             for index, worker in enumerate(self.workers):
                 if worker.poll() is not None and not self.stopping:
                     metrics.mark_process_dead(worker.pid)
-                    print(
-                        f"worker {worker.pid} exited ({worker.returncode}); restarting", flush=True
-                    )
+                    logger.error("worker %d exited (%s); restarting", worker.pid, worker.returncode)
                     time.sleep(RESTART_DELAY_S)
                     self.workers[index] = self._spawn()
             time.sleep(0.2)
