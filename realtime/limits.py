@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .conf import realtime_settings
 from .envelope import TooManyConnections, TooManyRooms
+from .logcontext import socket_tags
 
 if TYPE_CHECKING:
     from .namespace import NamespaceConsumer
@@ -27,7 +28,9 @@ def claim_user_socket(socket: NamespaceConsumer) -> None:
         return
     uid = socket.identity.uid
     if _user_sockets[uid] >= int(realtime_settings.MAX_SOCKETS_PER_USER):
-        logger.warning("user %s is at MAX_SOCKETS_PER_USER; connect refused", uid)
+        logger.warning(
+            "user %s is at MAX_SOCKETS_PER_USER; connect refused", uid, extra=log_tags(socket)
+        )
         raise TooManyConnections()
     _user_sockets[uid] += 1
 
@@ -55,6 +58,17 @@ def admit_event(socket: NamespaceConsumer) -> bool | None:
     if all(throttle.allow(socket) for throttle in socket.throttles):
         return True
     if socket.abuse.record():
-        logger.warning("%s: socket %s keeps flooding; disconnecting", socket.namespace, socket.sid)
+        logger.warning(
+            "%s: socket %s keeps flooding; disconnecting",
+            socket.namespace,
+            socket.sid,
+            extra=log_tags(socket),
+        )
         return None
     return False
+
+
+def log_tags(socket: NamespaceConsumer) -> dict[str, str]:
+    """For lines logged outside the socket's own task (its packets are read elsewhere)."""
+    uid = socket.identity.uid if socket.identity is not None else None
+    return socket_tags(socket.sid, socket.namespace, uid)

@@ -20,12 +20,18 @@ socket_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.Cont
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+def socket_tags(sid: str, namespace: str, uid: str | None) -> dict[str, str]:
+    """The socket's fields; also `extra=` for a line about a socket that is logged outside
+    its own task (where no context is bound: the transport reading its packets, say)."""
+    tags = {"sid": sid, "namespace": namespace}
+    if uid is not None:
+        tags["uid"] = uid
+    return tags
+
+
 def bind_socket(sid: str, namespace: str, uid: str | None) -> None:
     """Tag what the current task logs from now on with this socket."""
-    context = {"sid": sid, "namespace": namespace}
-    if uid is not None:
-        context["uid"] = uid
-    socket_context.set(context)
+    socket_context.set(socket_tags(sid, namespace, uid))
 
 
 class JsonFormatter(logging.Formatter):

@@ -363,7 +363,12 @@ class NamespaceConsumer:
         A client that lets MAX_INBOX events pile up is disconnected; `always` jobs (the
         disconnect hook) are queued regardless."""
         if len(self._inbox) >= MAX_INBOX and not always:
-            logger.warning("%s: socket %s floods events; disconnecting", self.namespace, self.sid)
+            logger.warning(
+                "%s: socket %s floods events; disconnecting",
+                self.namespace,
+                self.sid,
+                extra=limits.log_tags(self),
+            )
             self.connection.session.close("transport error", notify_client=False)
             return
         self._inbox.append(job)
