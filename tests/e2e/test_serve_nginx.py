@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import time
 import uuid
@@ -36,6 +37,10 @@ def groups(redis_server: RedisServer, server_database: str) -> Iterator[list[Ser
         "PRESENCE_GRACE_S": str(PRESENCE_GRACE_S),
         "SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_TIMEOUT_S),
         "SHUTDOWN_DRAIN_S": str(SHUTDOWN_DRAIN_S),
+        "LOG_FORMAT": "json",
+        # a flooding socket is disconnected soon (the last test); nothing else comes close
+        "THROTTLE_SOCKET_RATE": "50/s",
+        "THROTTLE_DISCONNECT_AFTER": "10",
     }
     started: list[ServeGroup] = []
     try:
@@ -256,3 +261,30 @@ async def reconnected_to(node: NodeClients, uid: str, group: ServeGroup) -> None
         if group.owns(connect["engine"]):
             return
     raise AssertionError(f"{uid} did not reconnect to the surviving group")
+
+
+async def test_every_log_line_is_json_and_names_its_socket(
+    groups: list[ServeGroup], node: NodeClients
+) -> None:
+    """LOG_FORMAT=json for both groups: every line of theirs, supervisor, workers and the
+    shutdown, is one JSON object; a line about a socket carries its sid, namespace and uid."""
+    survivor, _ = groups
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    uid = f"{account}-flood"
+    token = user_token(uid, account)
+    connect = await node.open("flood", survivor.url + SHARED, auth={"token": token})
+    for n in range(300):  # far past THROTTLE_SOCKET_RATE: disconnected
+        await node.emit("flood", "join", {"n": n})
+    assert (await node.next("flood", "disconnect"))["reason"] == "transport close"
+
+    entries = []
+    for group in groups:
+        for line in group.log_path.read_text().splitlines():
+            entry = json.loads(line)  # every line
+            assert {"time", "level", "logger", "message"} <= set(entry), entry
+            entries.append(entry)
+    assert any(e["message"].startswith("serving http on") for e in entries)
+    assert any(e["message"].startswith("SIGTERM: shutting down") for e in entries)
+    [flood] = [e for e in entries if "keeps flooding" in e["message"]]
+    assert flood["level"] == "WARNING"
+    assert (flood["sid"], flood["namespace"], flood["uid"]) == (connect["sid"], SHARED, uid)
