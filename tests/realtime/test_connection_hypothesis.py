@@ -1,6 +1,6 @@
 """The consumer's packet handling under generated traffic: the real Engine.IO session and
-Socket.IO connection, driven through the real ASGI entries (`handle_websocket`,
-`handle_polling`) in memory, with the test namespaces of `tests.support.namespaces`.
+Socket.IO connection, driven through the real WebSocket entry (`handle_websocket`) in memory
+(tests.support.asgi_memory), with the test namespaces of `tests.support.namespaces`.
 
 Sequences mix valid packets (CONNECT, events with and without acks, binary events whose
 placeholders come in any order, acks for unknown ids, events to namespaces the client never
@@ -12,34 +12,24 @@ the process hub once its session is gone.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.test import override_settings
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from realtime.engineio.packets import EngineIOParseError, decode_packet, decode_payload
-from realtime.engineio.polling import handle_polling
+from realtime.engineio.packets import EngineIOParseError, decode_packet
 from realtime.engineio.server import EngineServer
 from realtime.engineio.session import Session, SessionState
-from realtime.engineio.websocket import handle_websocket
-from realtime.hub import get_hub
 from realtime.socketio.connection import SocketIOConnection
 from realtime.socketio.packets import SocketIOParseError
 from realtime.socketio.packets import decode as sio_decode
+from tests.support.asgi_memory import WebSocketHarness, hub_sids, run_in_fresh_loop, settle
 from tests.support.namespaces import PRIVATE_TOKEN, router
 
 MAX_PAYLOAD = 2_048
 MAX_ATTACHMENTS = 4
-CLIENT = ("127.0.0.1", 50_000)
-ANSWER_TIMEOUT_S = 2.0
-
 CONNECTABLE = ("/test", "/other", "/dyn-abc")
 NAMESPACES = (*CONNECTABLE, "/private", "/nope", "/", "/v1/unknown", "/dyn-ABC")
 
@@ -177,90 +167,6 @@ _sequences = st.tuples(st.lists(_steps, max_size=10), st.none() | _terminal)
 
 
 # ----- the in-memory client -----------------------------------------------------------------
-
-
-class WebSocketHarness:
-    """One WebSocket through `handle_websocket`: frames in by `send`, out in `sent`."""
-
-    def __init__(self, server: EngineServer) -> None:
-        self.server = server
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.sent: list[dict[str, Any]] = []
-        scope = {
-            "type": "websocket",
-            "path": "/socket.io/",
-            "query_string": b"EIO=4&transport=websocket",
-            "headers": [],
-            "client": CLIENT,
-        }
-        self.inbox.put_nowait({"type": "websocket.connect"})
-        self.task = asyncio.get_running_loop().create_task(
-            handle_websocket(server, scope, self.inbox.get, self._record)
-        )
-        self.taken = 0  # frames already matched by a step
-
-    async def _record(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    async def open(self) -> Session:
-        handshake = await self.next_frame()
-        assert isinstance(handshake, str) and handshake.startswith("0{"), handshake
-        return self.server.sessions[json.loads(handshake[1:])["sid"]]
-
-    def send(self, frame: str | bytes) -> None:
-        key = "text" if isinstance(frame, str) else "bytes"
-        self.inbox.put_nowait({"type": "websocket.receive", key: frame})
-
-    @property
-    def frames(self) -> list[str | bytes]:
-        return [
-            message.get("text") if message.get("text") is not None else message["bytes"]
-            for message in self.sent
-            if message["type"] == "websocket.send"
-        ]
-
-    @property
-    def closed(self) -> bool:
-        return any(message["type"] == "websocket.close" for message in self.sent)
-
-    async def next_frame(self) -> str | bytes:
-        """The next frame the server wrote (waiting for it, bounded)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + ANSWER_TIMEOUT_S
-        while len(self.frames) <= self.taken:
-            assert loop.time() < deadline, f"no answer; sent so far: {self.sent[-5:]}"
-            await asyncio.sleep(0.001)
-        frame = self.frames[self.taken]
-        self.taken += 1
-        return frame
-
-    async def quiet(self) -> None:
-        """Let every job the last frames started run, then check nothing was answered."""
-        await settle()
-        assert len(self.frames) == self.taken, self.frames[self.taken :]
-
-    async def finish(self) -> None:
-        self.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
-        await asyncio.wait_for(self.task, ANSWER_TIMEOUT_S)  # re-raises anything that escaped
-
-
-async def settle() -> None:
-    for _ in range(30):
-        await asyncio.sleep(0)
-
-
-class ErrorLog(logging.Handler):
-    """Every record at ERROR or above, from any logger."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-# ----- the model: what the server must answer to each step ------------------------------------
 
 
 class Model:
@@ -440,39 +346,6 @@ def _is_violation(frame: str | bytes) -> bool:
 # ----- the properties -----------------------------------------------------------------------
 
 
-def realtime_overrides() -> override_settings:
-    return override_settings(
-        REALTIME={
-            **django_settings.REALTIME,
-            "REGISTRY": False,  # no database in this test: the registry is exercised e2e
-            "MAX_PAYLOAD": MAX_PAYLOAD,
-            "MAX_ATTACHMENTS": MAX_ATTACHMENTS,
-        }
-    )
-
-
-def run_in_fresh_loop(scenario: Any) -> None:
-    """Run one example on its own event loop; fail on anything the loop saw go wrong."""
-    errors = ErrorLog()
-    root = logging.getLogger()
-    root.addHandler(errors)
-    loop_errors: list[dict[str, Any]] = []
-    try:
-        with realtime_overrides(), asyncio.Runner() as runner:
-            runner.get_loop().set_exception_handler(lambda _loop, ctx: loop_errors.append(ctx))
-            runner.run(scenario())
-    finally:
-        root.removeHandler(errors)
-    assert not loop_errors, loop_errors
-    assert not errors.records, [record.getMessage() for record in errors.records]
-
-
-def hub_sids() -> set[str]:
-    hub = get_hub()
-    in_rooms = {socket.sid for members in hub.rooms.values() for socket in members}
-    return set(hub.sockets) | in_rooms
-
-
 @settings(
     max_examples=250,
     deadline=None,
@@ -502,122 +375,7 @@ def test_websocket_packet_sequences(sequence: tuple[list[Step], Step | None]) ->
         assert server.sessions == {}
         assert hub_sids() == before, "a socket stayed in the hub after its session closed"
 
-    run_in_fresh_loop(scenario)
+    run_in_fresh_loop(scenario, MAX_PAYLOAD=MAX_PAYLOAD, MAX_ATTACHMENTS=MAX_ATTACHMENTS)
 
 
 # ----- long-polling: any POST body --------------------------------------------------------------
-
-
-class PollingHarness:
-    """HTTP requests through `handle_polling`, in memory."""
-
-    def __init__(self, server: EngineServer) -> None:
-        self.server = server
-
-    async def request(self, method: str, query: str, body: bytes = b"") -> tuple[int, bytes]:
-        scope = {
-            "type": "http",
-            "method": method,
-            "path": "/socket.io/",
-            "query_string": query.encode(),
-            "headers": [],
-            "client": CLIENT,
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop(0)
-            await asyncio.sleep(3600)  # the client waits for its answer
-            return {"type": "http.disconnect"}
-
-        async def record(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await asyncio.wait_for(
-            handle_polling(self.server, scope, receive, record), ANSWER_TIMEOUT_S
-        )
-        start, body_message = sent
-        return start["status"], body_message["body"]
-
-
-_frames = st.one_of(
-    st.sampled_from(
-        ["40/test,{}", '42/test,1["echo",1]', "3", "6", "2", "5", "0", "4", "41/test,", "1"]
-    ),
-    st.text(max_size=20).map(lambda t: "4" + t),
-    st.binary(max_size=12).map(lambda b: b),
-)
-
-
-def _payload(frames: list[str | bytes]) -> bytes:
-    parts = [
-        frame if isinstance(frame, str) else "b" + base64.b64encode(frame).decode()
-        for frame in frames
-    ]
-    return "\x1e".join(parts).encode()
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.one_of(
-        st.lists(_frames, min_size=1, max_size=5).map(_payload),
-        st.binary(max_size=64),
-        st.text(max_size=64).map(str.encode),
-        st.just(b"4" + b"y" * (MAX_PAYLOAD + 1)),
-    )
-)
-# a CONNECT and a violation in one body: the transport closes while the socket still connects
-@example(b"40/test,{}\x1e2")
-def test_polling_post_bodies(body: bytes) -> None:
-    async def scenario() -> None:
-        before = hub_sids()
-        server = EngineServer(handler_factory)
-        client = PollingHarness(server)
-        status, handshake = await client.request("GET", "EIO=4&transport=polling")
-        assert status == 200
-        sid = json.loads(handshake[1:])["sid"]
-        session = server.sessions[sid]
-        query = f"EIO=4&transport=polling&sid={sid}"
-        status, answer = await client.request("POST", query, body)
-        try:
-            packets = decode_payload(body.decode("utf-8"))
-        except (EngineIOParseError, UnicodeDecodeError):
-            packets = None
-        if len(body) > MAX_PAYLOAD:
-            assert status == 413
-            assert session.state is not SessionState.OPEN
-        elif packets is None:
-            assert (status, json.loads(answer)) == (400, {"code": 3, "message": "Bad request"})
-            assert session.state is not SessionState.OPEN
-        elif any(packet.type.name in ("OPEN", "UPGRADE", "PING") for packet in packets):
-            # a packet the client may not send: refused (or ignored when an earlier packet
-            # already ended the session); either way the session is over
-            assert (status, answer) == (200, b"ok") or (
-                status == 400 and json.loads(answer)["code"] == 3
-            )
-            assert session.state is not SessionState.OPEN
-        else:
-            assert (status, answer) == (200, b"ok")
-        await settle()
-        if session.is_open:
-            # still usable: the next poll answers at once or after a CONNECT/echo
-            status, answer = await client.request("POST", query, b'40/other,\x1e42/other,9["echo"]')
-            assert (status, answer) == (200, b"ok")
-            frames = b""
-            for _ in range(5):  # the CONNECT ack and the welcome may come first
-                status, got = await client.request("GET", query)
-                assert status == 200, got
-                frames += got
-                if b"43/other,9[]" in frames:
-                    break
-            assert b"43/other,9[]" in frames, frames
-            await client.request("POST", query, b"1")
-        await settle()
-        assert session.state is not SessionState.OPEN
-        for leftover in list(server.sessions.values()):
-            leftover.close("test over", notify_client=False)
-        assert hub_sids() == before
-
-    run_in_fresh_loop(scenario)
