@@ -83,10 +83,9 @@ class Command(BaseCommand):
         # no daphne --proxy-headers, which believes X-Forwarded-For from anyone (a client
         # would pass for a loopback address to the REST API's access policy):
         # realtime.proxy believes it from TRUSTED_PROXIES only (with TLS, from no one)
-        if self.tls:
+        options = ["--fd", str(fd)]
+        if self.tls:  # the same inherited socket, with TLS (realtime.tls)
             options = ["-e", tls.endpoint_description(fd, *self.tls)]
-        else:
-            options = ["--fd", str(fd)]
         if settings.LOG_FORMAT == "json":  # every line JSON: no plain-text access log
             options += ["--verbosity", "0"]
         return [
