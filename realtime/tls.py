@@ -74,7 +74,10 @@ class AdoptedTLSServerEndpoint:
         self._options = options
 
     def listen(self, factory: Any) -> Any:
-        return self._adopted.listen(TLSMemoryBIOFactory(self._options, False, factory))
+        # CertificateOptions provides the context-factory interface through zope, which the
+        # stubs do not see
+        tls = TLSMemoryBIOFactory(self._options, False, factory)  # type: ignore[arg-type]
+        return self._adopted.listen(tls)
 
 
 def parse_endpoint(

@@ -1,6 +1,7 @@
 """Settings for every deployment, all read from the environment with embedded defaults."""
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -64,7 +65,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
@@ -83,8 +84,8 @@ DATABASES = {
 # DATABASE_URL (e.g. postgres://user:password@host:5432/name) replaces the SQLite file;
 # connections are kept open as above, and checked before reuse
 if env_str("DATABASE_URL"):
-    DATABASES["default"] = dj_database_url.parse(
-        env_str("DATABASE_URL"), conn_max_age=None, conn_health_checks=True
+    DATABASES["default"] = dict(
+        dj_database_url.parse(env_str("DATABASE_URL"), conn_max_age=None, conn_health_checks=True)
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -94,6 +95,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SOCKETIO_MAX_PAYLOAD = env_int("SOCKETIO_MAX_PAYLOAD", 1_000_000)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -140,7 +143,7 @@ else:
 REALTIME = {
     "PING_INTERVAL_MS": env_int("SOCKETIO_PING_INTERVAL_MS", 25_000),
     "PING_TIMEOUT_MS": env_int("SOCKETIO_PING_TIMEOUT_MS", 20_000),
-    "MAX_PAYLOAD": env_int("SOCKETIO_MAX_PAYLOAD", 1_000_000),
+    "MAX_PAYLOAD": SOCKETIO_MAX_PAYLOAD,
     "CONNECT_TIMEOUT_MS": env_int("SOCKETIO_CONNECT_TIMEOUT_MS", 45_000),
     "CORS_ALLOWED_ORIGINS": env_list("CORS_ALLOWED_ORIGINS", "*"),
     "MOUNTS": {"/socket.io/": "config.namespaces.router"},
@@ -200,7 +203,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 # a REST emit body may be as large as a Socket.IO packet, and no larger
-DATA_UPLOAD_MAX_MEMORY_SIZE = REALTIME["MAX_PAYLOAD"] + 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = SOCKETIO_MAX_PAYLOAD + 1024
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 # LOG_FORMAT=json: one JSON object a line, with the sid, namespace and uid of the socket at work

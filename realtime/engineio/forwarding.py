@@ -107,7 +107,8 @@ async def _forward_get(
     closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     _edge_polls.add(closing)
     try:
-        await asyncio.wait({request, gone, closing}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {request, gone, closing}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         gone.cancel()
         if request.done():
             return request.result()

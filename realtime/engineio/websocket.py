@@ -51,6 +51,7 @@ class WebSocketChannel:
         elif frame or not hasattr(self._protocol, "sendMessage"):
             await self._send({"type": "websocket.send", "bytes": frame})
         else:  # daphne drops a send with empty bytes: an empty attachment goes out directly
+            assert self._protocol is not None
             self._protocol.sendMessage(b"", True)
 
 
