@@ -175,7 +175,7 @@ async def snapshot(serve: Serve, redis_client: Any) -> Snapshot:
     async with httpx.AsyncClient(timeout=10) as http:
         text = (await http.get(serve.url + "/metrics")).text
     per_pid: dict[str, dict[int, float]] = defaultdict(dict)
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in ("process_asyncio_tasks", "channel_layer_groups"):

@@ -183,8 +183,8 @@ async def follow(participant: Participant, survivor: str, stop: asyncio.Event) -
     """A listener: reconnects to the survivor when its server goes."""
     while not stop.is_set():
         assert participant.gone is not None
-        gone = asyncio.ensure_future(asyncio.shield(participant.gone))
-        stopped = asyncio.ensure_future(stop.wait())
+        gone: asyncio.Future[Any] = asyncio.ensure_future(asyncio.shield(participant.gone))
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
         await asyncio.wait({gone, stopped}, return_when=asyncio.FIRST_COMPLETED)
         gone.cancel()
         stopped.cancel()
@@ -242,6 +242,7 @@ async def run_scenario(server_factory, database: str, redis: RedisServer) -> Non
         redis_up = time.monotonic()
         await asyncio.sleep(max(SIGTERM_AT_S - (time.monotonic() - started), 0))
         doomed.signal(signal.SIGTERM)
+        assert doomed.process is not None
         await asyncio.to_thread(doomed.process.wait, 15)
         await asyncio.sleep(max(RUN_FOR_S - (time.monotonic() - started), 0))
         stop.set()

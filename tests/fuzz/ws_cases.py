@@ -263,7 +263,7 @@ def _bad_auth(rng: random.Random) -> dict[str, object]:
             {"token": {"a": 1}},
             {"token": "x" * 20_000},
             {"token": "a.b.c"},
-            {"token": jwt.encode(claims, None, algorithm="none")},
+            {"token": jwt.encode(claims, "", algorithm="none")},
             {
                 "token": jwt.encode(
                     claims, "not-the-secret-but-long-enough-for-hs256-0123456789", algorithm="HS256"

@@ -57,7 +57,7 @@ class WebSocketHarness:
     @property
     def frames(self) -> list[str | bytes]:
         return [
-            message.get("text") if message.get("text") is not None else message["bytes"]
+            message["bytes"] if message.get("text") is None else message["text"]
             for message in self.sent
             if message["type"] == "websocket.send"
         ]
