@@ -12,6 +12,7 @@ import pytest
 from realtime.emit import Emitted, capture_emits
 from tests.support.conversations import Team
 from tests.support.fcm_standin import FcmStandIn
+from tests.support.node import NodeClients
 from tests.support.servers import RedisServer, ServerProcess
 
 # the adapter's own end-to-end tests: the test-only namespaces of tests.support.namespaces
@@ -109,3 +110,11 @@ def emitted() -> Iterator[list[Emitted]]:
     """Every event the services send once their transactions commit."""
     with capture_emits() as recorded:
         yield recorded
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[NodeClients]:
+    """Stock npm socket.io-client instances driven from the test (tests/node/driver.mjs)."""
+    clients = await NodeClients().start()
+    yield clients
+    await clients.stop()

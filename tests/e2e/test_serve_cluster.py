@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.conversations import ok
 from tests.support.node import NodeClients
-from tests.support.serve import ServeGroup, http_get, http_post, label_sets, metric
+from tests.support.serve import ServeGroup, http_get, label_sets, metric, post_ok
 from tests.support.servers import RedisServer
 from tests.support.tokens import user_token
 
@@ -32,19 +32,6 @@ def four_workers(redis_server: RedisServer, server_database: str) -> Iterator[Se
     group = ServeGroup(workers=WORKERS, env=env, database=server_database).start()
     yield group
     group.stop()
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[NodeClients]:
-    clients = await NodeClients().start()
-    yield clients
-    await clients.stop()
-
-
-async def post(url: str, payload: object) -> dict:
-    status, body = await asyncio.to_thread(http_post, url, payload)
-    assert status == 200, (status, body)
-    return body
 
 
 async def test_default_clients_on_four_workers(four_workers: ServeGroup, node: NodeClients) -> None:
@@ -70,11 +57,11 @@ async def test_default_clients_on_four_workers(four_workers: ServeGroup, node: N
 
     # a REST emit to each user reaches both of its sockets, wherever they live
     for number, uid in enumerate(users):
-        body = await post(f"{four_workers.url}/emit/{uid}/hello", {"n": number})
+        body = await post_ok(f"{four_workers.url}/emit/{uid}/hello", {"n": number})
         assert body["data"] == {"delivered": SOCKETS_PER_USER}
     for id in ids:
         assert await node.next_event(id, "hello") == [{"n": users.index(id[:-2])}]
-    body = await post(f"{four_workers.url}/emit/account/{account}/everyone", {"all": True})
+    body = await post_ok(f"{four_workers.url}/emit/account/{account}/everyone", {"all": True})
     assert body["data"] == {"delivered": len(ids)}
     for id in ids:
         assert await node.next_event(id, "everyone") == [{"all": True}]
@@ -138,9 +125,9 @@ async def test_metrics_families_and_labels(four_workers: ServeGroup, node: NodeC
     await node.close("o")
     await node.next("o", "disconnect")
     await no_live_socket(four_workers, offline)  # the registry has the disconnect
-    await post(f"{four_workers.url}/emit/{uid}/ping", {})
+    await post_ok(f"{four_workers.url}/emit/{uid}/ping", {})
     assert await node.next_event("m", "ping") == [{}]
-    await post(f"{four_workers.url}/emit/{offline}/missed", {"title": "t"})  # a push
+    await post_ok(f"{four_workers.url}/emit/{offline}/missed", {"title": "t"})  # a push
 
     samples = four_workers.metrics()
     assert metric(samples, "socketio_sockets", namespace=SHARED) >= 1

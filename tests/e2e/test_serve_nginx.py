@@ -11,13 +11,13 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from tests.support.conversations import ok
 from tests.support.node import NodeClients
-from tests.support.serve import Nginx, ServeGroup, http_get, http_post, metric
+from tests.support.serve import Nginx, ServeGroup, http_get, metric, post_ok
 from tests.support.servers import RedisServer
 from tests.support.tokens import user_token
 
@@ -58,19 +58,6 @@ def nginx(groups: list[ServeGroup]) -> Iterator[Nginx]:
     proxy = Nginx([group.port for group in groups]).start()
     yield proxy
     proxy.stop()
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[NodeClients]:
-    clients = await NodeClients().start()
-    yield clients
-    await clients.stop()
-
-
-async def post(url: str, payload: object) -> dict:
-    status, body = await asyncio.to_thread(http_post, url, payload)
-    assert status == 200, (status, body)
-    return body
 
 
 async def open_on_both(
@@ -138,10 +125,10 @@ async def test_clients_on_both_groups_talk_through_nginx(
 
     # REST emits through nginx, to each user and to the account, reach every socket
     for uid in users:
-        body = await post(f"{nginx.url}/emit/{uid}/direct?namespace=conversation", {"to": uid})
+        body = await post_ok(f"{nginx.url}/emit/{uid}/direct?namespace=conversation", {"to": uid})
         assert body["data"] == {"delivered": 1}
         assert await node.next_event(uid, "direct") == [{"to": uid}]
-    body = await post(f"{nginx.url}/emit/account/{account}/all?namespace=conversation", {})
+    body = await post_ok(f"{nginx.url}/emit/account/{account}/all?namespace=conversation", {})
     assert body["data"] == {"delivered": len(users)}
     for uid in users:
         assert await node.next_event(uid, "all") == [{}]
@@ -235,7 +222,7 @@ async def test_sigterm_moves_clients_to_the_surviving_group(
             await reconnected_to(node, uid, survivor)
 
     # the moved clients are served: a REST emit through nginx reaches everyone
-    body = await post(f"{nginx.url}/emit/account/{account}/after", {"moved": len(moving)})
+    body = await post_ok(f"{nginx.url}/emit/account/{account}/after", {"moved": len(moving)})
     online = [http_get(f"{survivor.url}/online/{uid}") for uid in users]
     assert body["data"] == {"delivered": len(users)}, (online, node.log)
     for uid in users:

@@ -14,7 +14,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,13 +42,6 @@ def tls_group(
     group = ServeGroup(workers=2, env=env, database=server_database, tls=certificate).start()
     yield group
     group.stop()
-
-
-@pytest.fixture
-async def node() -> AsyncIterator[NodeClients]:
-    clients = await NodeClients().start()
-    yield clients
-    await clients.stop()
 
 
 def test_https_with_the_certificate_and_nothing_in_clear(tls_group: ServeGroup) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import ipaddress
@@ -319,3 +320,10 @@ def self_signed_certificate(directory: Path) -> tuple[str, str]:
         )
     )
     return str(cert_path), str(key_path)
+
+
+async def post_ok(url: str, payload: object) -> dict:
+    """POST JSON from async code (off the loop) and expect a 200; the decoded body."""
+    status, body = await asyncio.to_thread(http_post, url, payload)
+    assert status == 200, (status, body)
+    return body
