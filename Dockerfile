@@ -1,4 +1,4 @@
-# general-socket: `manage.py serve`, one daphne worker per core (WEB_CONCURRENCY) on port 4000,
+# general-socket: `manage.py serve`, one uvicorn worker per core (WEB_CONCURRENCY) on port 4000,
 # as a non-root user. Configured by the environment alone (README, "Deploying").
 FROM python:3.11-slim
 

@@ -1,7 +1,7 @@
 """The bench driver behind `bench/run`: starts each server, runs the load generator against it
 scenario by scenario, prints one Markdown table and writes it into bench/RESULTS.md.
 
-Servers: ours (`manage.py serve`, daphne), the socket.io 4.8 and python-socketio references in
+Servers: ours (`manage.py serve` on uvicorn, and on daphne), the socket.io 4.8 and python-socketio references in
 bench/reference/. Everything listens on 127.0.0.1 and every step has a time limit.
 """
 
@@ -63,7 +63,8 @@ QUICK = {
 }
 
 SERVERS = {
-    "ours": "ours (daphne)",
+    "ours": "ours (uvicorn, serve's default)",
+    "daphne": "ours on daphne (serve --server daphne)",
     "node": "socket.io 4.8 (node)",
     "python": "python-socketio 5 (uvicorn)",
     "djangosio": "django-sio 0.2 (daphne)",
@@ -160,12 +161,15 @@ def spawn(
         )
 
 
-def start_ours(procs: int, env: dict[str, str], workdir: Path) -> Server:
+def start_ours(kind: str, procs: int, env: dict[str, str], workdir: Path) -> Server:
+    """`manage.py serve` on its default ASGI server ("ours") or on daphne ("daphne")."""
     port = free_port()
-    log_path = workdir / f"ours-{port}.log"
+    log_path = workdir / f"{kind}-{port}.log"
     command = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if kind == "daphne":
+        command += ["--server", "daphne"]
     process = spawn([*command, "--workers", str(procs)], env, log_path)
-    server = Server("ours", [port], [process], split="sid", logs=[log_path])
+    server = Server(kind, [port], [process], split="sid", logs=[log_path])
     deadline = time.monotonic() + START_TIMEOUT_S
     while len(children(process.pid)) < procs and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -207,8 +211,8 @@ def start_server(kind: str, procs: int, redis_url: str | None, ctx: Context) -> 
     env["SHUTDOWN_TIMEOUT_S"] = "3"  # between scenarios: no need to wait for long
     if redis_url:
         env["REDIS_URL"] = redis_url
-    if kind == "ours":
-        return start_ours(procs, env, ctx.workdir)
+    if kind in ("ours", "daphne"):
+        return start_ours(kind, procs, env, ctx.workdir)
     return start_reference(kind, procs, env, ctx.workdir)
 
 

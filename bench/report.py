@@ -14,7 +14,8 @@ from typing import Any
 BEGIN = "<!-- bench/run: generated table, begin -->"
 END = "<!-- bench/run: generated table, end -->"
 NAMES = {
-    "ours": "ours (daphne)",
+    "ours": "ours (uvicorn)",
+    "daphne": "ours on daphne",
     "node": "socket.io (node)",
     "python": "python-socketio",
     "djangosio": "django-sio",

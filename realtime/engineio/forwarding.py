@@ -43,7 +43,7 @@ NOOP_ANSWER = {"status": 200, "body": NOOP_FRAME.encode(), "content_type": TEXT}
 
 _abandon_signals: dict[tuple[str, str], asyncio.Future[None]] = {}  # owner: waiting polls
 _owner_relays: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = {}  # owner: frames in
-_edge_relays: dict[str, asyncio.Queue[Frame | None]] = {}  # edge: frames out
+_edge_relays: dict[str, asyncio.Queue[Frame | int | None]] = {}  # edge: frames out, close code
 _edge_relay_owners: dict[str, tuple[str, dict[str, Any]]] = {}  # edge: owner, message base
 _edge_polls: set[asyncio.Future[None]] = set()  # edge: forwarded GETs, set to end them
 _edge = {"relays": True, "polls": True}  # what this process still serves for others
@@ -141,7 +141,7 @@ async def relay_websocket(
     relay_id = secrets.token_hex(8)
     logger.debug("relaying a WebSocket of session %s to process %s", sid, owner)
     metrics.FORWARDED.labels("websocket").inc()
-    outgoing: asyncio.Queue[Frame | None] = asyncio.Queue()
+    outgoing: asyncio.Queue[Frame | int | None] = asyncio.Queue()
     _edge_relays[relay_id] = outgoing
     writer = spawn(_write_relayed(outgoing, channel))
     base = {"type": FORWARD, "mount": server.mount, "sid": sid, "relay": relay_id}
@@ -160,14 +160,15 @@ async def relay_websocket(
         writer.cancel()
 
 
-async def _write_relayed(outgoing: asyncio.Queue[Frame | None], channel: Any) -> None:
-    """Write the owner's frames to the client in order; None closes the WebSocket."""
+async def _write_relayed(outgoing: asyncio.Queue[Frame | int | None], channel: Any) -> None:
+    """Write the owner's frames to the client in order; a close code (or None) closes it."""
     try:
         while True:
             frame = await outgoing.get()
-            await channel(frame)
-            if frame is None:
+            if frame is None or isinstance(frame, int):
+                await channel(None, frame or 1000)
                 return
+            await channel(frame)
     except Exception:  # a slow client closed by the channel, or the socket gone
         logger.debug("relay: writing to the client failed", exc_info=True)
         await channel(None)
@@ -207,7 +208,8 @@ async def close_edge(timeout: float = 2 * LATE_ANSWER_S) -> None:
 def _on_relay(message: dict[str, Any]) -> None:
     outgoing = _edge_relays.get(message["relay"])
     if outgoing is not None:
-        outgoing.put_nowait(message["frame"])
+        frame = message["frame"]
+        outgoing.put_nowait(frame if frame is not None else message.get("code", 1000))
 
 
 # ----- the owner: the process holding the session --------------------------------------
@@ -270,11 +272,11 @@ class RemoteWebSocket:
         self.relay_id = relay_id
         self.closed = False
 
-    async def __call__(self, frame: Frame | None) -> None:
+    async def __call__(self, frame: Frame | None, code: int = 1000) -> None:
         if self.closed:
             return
         self.closed = frame is None
-        message = {"type": RELAY, "relay": self.relay_id, "frame": frame}
+        message = {"type": RELAY, "relay": self.relay_id, "frame": frame, "code": code}
         await get_hub().layer.send(self.edge_channel, message)
 
 

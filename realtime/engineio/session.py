@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,7 +54,14 @@ class PollConflict(Exception):
     """A long-polling request that the session's state forbids (duplicate or after upgrade)."""
 
 
-WebSocketSend = Callable[[Frame | None], Coroutine[Any, Any, None]]
+# an application close code (autobahn, hence daphne, accepts only 1000 and 3000-4999)
+SLOW_CLIENT_CLOSE_CODE = 4008
+
+
+class WebSocketSend(Protocol):
+    """The send side of a WebSocket: one frame, or None to close it with `code`."""
+
+    def __call__(self, frame: Frame | None, code: int = 1000) -> Coroutine[Any, Any, None]: ...
 
 
 class Session:
@@ -81,6 +88,7 @@ class Session:
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_timer: asyncio.TimerHandle | None = None
         self.close_reason = ""
+        self._close_code = 1000  # the WebSocket's, when the session ends
 
     # ----- lifecycle -----------------------------------------------------------------
 
@@ -137,6 +145,7 @@ class Session:
             or self._queued_bytes > self.server.max_buffered_bytes
         ):
             logger.warning("session %s: outgoing buffer full, dropping the client", self.sid)
+            self._close_code = SLOW_CLIENT_CLOSE_CODE
             self.close("transport error", notify_client=False)
             return
         self._wake()
@@ -334,7 +343,7 @@ class Session:
                 self._queued_bytes -= len(frame)
                 await send(frame)
             if self.state is not SessionState.OPEN:
-                await send(None)  # close the WebSocket
+                await send(None, self._close_code)  # close the WebSocket
         except Exception:  # the socket went away under us
             logger.debug("session %s: websocket write failed", self.sid, exc_info=True)
             self.close("transport error", notify_client=False)

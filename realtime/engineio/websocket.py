@@ -12,13 +12,9 @@ from .backlog import pending_bytes, protocol_of, transport_of
 from .cors import origin_allowed
 from .packets import EngineIOParseError, Frame, decode_packet
 from .server import EngineServer, header, parse_query
-from .session import Session, Transport
+from .session import SLOW_CLIENT_CLOSE_CODE, Session, Transport
 
 logger = logging.getLogger(__name__)
-
-
-# an application close code (autobahn, hence daphne, accepts only 1000 and 3000-4999)
-SLOW_CLIENT_CLOSE_CODE = 4008
 
 
 class SlowClient(Exception):
@@ -35,12 +31,12 @@ class WebSocketChannel:
         self._max_backlog = max_backlog
         self.closed = False
 
-    async def __call__(self, frame: Frame | None) -> None:
+    async def __call__(self, frame: Frame | None, code: int = 1000) -> None:
         if self.closed:
             return
         if frame is None:
             self.closed = True
-            await self._send({"type": "websocket.close", "code": 1000})
+            await self._send({"type": "websocket.close", "code": code})
             return
         if pending_bytes(self._transport) > self._max_backlog:
             self.closed = True

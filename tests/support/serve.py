@@ -98,6 +98,8 @@ class ServeGroup:
     def command(self) -> list[str]:
         command = [PYTHON, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--workers", str(self.workers)]
+        if os.environ.get("TEST_ASGI_SERVER"):  # the daphne pass of scripts/test
+            command += ["--server", os.environ["TEST_ASGI_SERVER"]]
         if self.tls:
             command += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         return command

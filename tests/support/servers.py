@@ -1,4 +1,5 @@
-"""Real server processes for end-to-end tests: daphne on a free port, and redis-server."""
+"""Real server processes for end-to-end tests: the ASGI server `serve` runs (uvicorn; daphne with
+TEST_ASGI_SERVER=daphne) on a free port, and redis-server."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from realtime import asgiservers
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -42,7 +45,8 @@ def _http_ok(url: str) -> bool:
 
 
 class ServerProcess:
-    """One daphne process serving `config.asgi:application` with the given settings."""
+    """One worker of `manage.py serve` (without its supervisor) serving `config.asgi:application`
+    with the given settings, on TEST_ASGI_SERVER (default: serve's default server)."""
 
     def __init__(
         self,
@@ -57,7 +61,9 @@ class ServerProcess:
         self.database = database
         self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(tempfile.mkstemp(prefix=f"daphne-{self.port}-", suffix=".log")[1])
+        self.server = os.environ.get("TEST_ASGI_SERVER", asgiservers.DEFAULT_SERVER)
+        prefix = f"{self.server}-{self.port}-"
+        self.log_path = Path(tempfile.mkstemp(prefix=prefix, suffix=".log")[1])
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,22 +87,20 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "config.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # bound here and inherited, as `serve` hands its socket to its workers
+        with socket.create_server(("127.0.0.1", self.port), backlog=2048) as listener:
+            command = asgiservers.worker_command(
+                self.server, listener.fileno(), tls=None, json_logs=False
+            )
+            command[0] = PYTHON
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(listener.fileno(),),
+            )
         if not wait_until(lambda: _http_ok(self.url + "/status") or not self.alive, 30):
             self.stop()
             raise RuntimeError(f"server on {self.port} did not start:\n{self.log()}")

@@ -1,11 +1,12 @@
-"""`manage.py serve`: N daphne workers on one listening socket, supervised, stopped gracefully.
+"""`manage.py serve`: N ASGI workers on one listening socket, supervised, stopped gracefully.
 
-The parent binds the port once and hands the socket to every worker (`daphne --fd`); the
-kernel spreads connections over them. Workers share rooms through the channel layer, and any
-worker serves any request of any session (see realtime.engineio.forwarding), so no sticky
-sessions are needed. SIGTERM goes to every worker, which shuts down gracefully; a worker that
-dies on its own is restarted. With a certificate and key (`--tls-cert/--tls-key`, or TLS_CERT
-and TLS_KEY) the workers serve `https://` and `wss://` on that socket (see realtime.tls).
+The workers run uvicorn, or daphne with `--server daphne` (see realtime.asgiservers). The
+parent binds the port once and hands the socket to every worker (`--fd`); the kernel spreads
+connections over them. Workers share rooms through the channel layer, and any worker serves
+any request of any session (see realtime.engineio.forwarding), so no sticky sessions are
+needed. SIGTERM goes to every worker, which shuts down gracefully; a worker that dies on its
+own is restarted. With a certificate and key (`--tls-cert/--tls-key`, or TLS_CERT and TLS_KEY)
+the workers serve `https://` and `wss://` on that socket.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
@@ -24,7 +24,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime import metrics, tls
+from realtime import asgiservers, metrics, tls
 from realtime.conf import realtime_settings
 
 RESTART_DELAY_S = 1.0
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)  # LOG_FORMAT=json: these lines are JSON to
 
 
 class Command(BaseCommand):
-    help = "Serve on one port with several daphne worker processes."
+    help = "Serve on one port with several ASGI worker processes (uvicorn or daphne)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
@@ -43,6 +43,12 @@ class Command(BaseCommand):
             type=int,
             default=int(os.environ.get("WEB_CONCURRENCY", "0")) or os.cpu_count() or 1,
             help="worker processes (default: WEB_CONCURRENCY, else one per core)",
+        )
+        parser.add_argument(
+            "--server",
+            choices=asgiservers.SERVERS,
+            default=os.environ.get("ASGI_SERVER", asgiservers.DEFAULT_SERVER),
+            help=f"the workers' ASGI server (ASGI_SERVER; default {asgiservers.DEFAULT_SERVER})",
         )
         parser.add_argument(
             "--tls-cert",
@@ -59,12 +65,16 @@ class Command(BaseCommand):
         host: str,
         port: int,
         workers: int,
+        server: str,
         tls_cert: str,
         tls_key: str,
         **options: Any,
     ) -> None:
         if workers < 1:
             raise CommandError("--workers must be at least 1")
+        if server not in asgiservers.SERVERS:  # ASGI_SERVER is not checked by argparse
+            raise CommandError(f"--server must be one of {', '.join(asgiservers.SERVERS)}")
+        self.server = server
         self.tls = _checked_tls(tls_cert, tls_key)
         if self.tls:  # nothing in front of a TLS-terminating serve can set X-Forwarded-For
             os.environ["TRUSTED_PROXIES"] = ""  # inherited by the workers: trust no peer
@@ -75,23 +85,12 @@ class Command(BaseCommand):
         listener = socket.create_server((host, port), backlog=2048)
         listener.set_inheritable(True)
         scheme = "https" if self.tls else "http"
-        logger.info("serving %s on %s:%d with %d worker(s)", scheme, host, port, workers)
+        logger.info("serving %s on %s:%d with %d %s worker(s)", scheme, host, port, workers, server)
         Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
 
     def worker_command(self, fd: int) -> list[str]:
-        application = settings.ASGI_APPLICATION.rsplit(".", 1)
-        # no daphne --proxy-headers, which believes X-Forwarded-For from anyone (a client
-        # would pass for a loopback address to the REST API's access policy):
-        # realtime.proxy believes it from TRUSTED_PROXIES only (with TLS, from no one)
-        options = ["--fd", str(fd)]
-        if self.tls:  # the same inherited socket, with TLS (realtime.tls)
-            options = ["-e", tls.endpoint_description(fd, *self.tls)]
-        if settings.LOG_FORMAT == "json":  # every line JSON: no plain-text access log
-            options += ["--verbosity", "0"]
-        return [
-            sys.executable, "-m", "daphne", *options,
-            "--application-close-timeout", "5", f"{application[0]}:{application[1]}",
-        ]  # fmt: skip
+        json_logs = settings.LOG_FORMAT == "json"
+        return asgiservers.worker_command(self.server, fd, tls=self.tls, json_logs=json_logs)
 
 
 def _checked_tls(cert: str, key: str) -> tuple[str, str] | None:

@@ -1,0 +1,93 @@
+"""The ASGI servers `manage.py serve` runs its workers on: uvicorn (default) or daphne.
+
+Both serve the same application on the one inherited listening socket. uvicorn (uvloop,
+httptools, the `websockets` library) is the default because it is faster on every bench
+scenario (bench/RESULTS.md); daphne stays supported (`serve --server daphne`).
+
+A uvicorn worker is `python -m realtime.asgiservers <fd> [<cert> <key>]` rather than the uvicorn
+command line, so that Django's LOGGING alone configures logging (JSON lines included) and the
+options below hold whatever uvicorn's defaults become:
+- no proxy headers: realtime.proxy believes X-Forwarded-For from TRUSTED_PROXIES only;
+- no WebSocket compression, pings or message queue of uvicorn's own: Engine.IO has its
+  heartbeat and the session its bounded queue; socket.io does not compress by default either;
+- a WebSocket message limit just above MAX_PAYLOAD, so the adapter answers an oversized
+  message itself (close 1009 from uvicorn only past that);
+- no access log (the REST API counts requests in /metrics), no lifespan (the app needs none).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+SERVERS = ("uvicorn", "daphne")
+DEFAULT_SERVER = "uvicorn"
+APPLICATION = "config.asgi:application"
+WS_MAX_SIZE_MARGIN = 64 * 1024  # frame and packet overhead above MAX_PAYLOAD
+
+
+def worker_command(
+    server: str, fd: int, *, tls: tuple[str, str] | None, json_logs: bool
+) -> list[str]:
+    """The command line of one worker serving inherited socket `fd`."""
+    if server == "uvicorn":
+        return [sys.executable, "-m", __name__, str(fd), *(tls or ())]
+    if server == "daphne":
+        return _daphne_command(fd, tls=tls, json_logs=json_logs)
+    raise ValueError(f"unknown ASGI server {server!r}; one of {', '.join(SERVERS)}")
+
+
+def _daphne_command(fd: int, *, tls: tuple[str, str] | None, json_logs: bool) -> list[str]:
+    from . import tls as daphne_tls  # Twisted: only where daphne runs
+
+    # no daphne --proxy-headers, which believes X-Forwarded-For from anyone (a client would
+    # pass for a loopback address to the REST API's access policy)
+    options = ["--fd", str(fd)]
+    if tls:  # the same inherited socket, with TLS (realtime.tls)
+        options = ["-e", daphne_tls.endpoint_description(fd, *tls)]
+    if json_logs:  # every line JSON: no plain-text access log
+        options += ["--verbosity", "0"]
+    return [
+        sys.executable, "-m", "daphne", *options,
+        "--application-close-timeout", "5", APPLICATION,
+    ]  # fmt: skip
+
+
+def uvicorn_config(fd: int, tls: tuple[str, str] | None = None) -> Any:
+    """The uvicorn configuration of one worker (imports the application when loaded)."""
+    import uvicorn
+
+    from .conf import realtime_settings
+
+    return uvicorn.Config(
+        APPLICATION,
+        fd=fd,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=int(realtime_settings.MAX_PAYLOAD) + WS_MAX_SIZE_MARGIN,
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
+        ws_per_message_deflate=False,
+        lifespan="off",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def run_uvicorn_worker(argv: list[str]) -> None:
+    import django
+    import uvicorn
+
+    django.setup()  # settings and LOGGING before uvicorn logs its first line
+    fd, tls = int(argv[0]), (argv[1], argv[2]) if len(argv) == 3 else None
+    uvicorn.Server(uvicorn_config(fd, tls)).run()
+
+
+if __name__ == "__main__":
+    run_uvicorn_worker(sys.argv[1:])

@@ -1,0 +1,35 @@
+"""The worker commands of `serve`: uvicorn's options, daphne's command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtime import asgiservers
+from realtime.conf import realtime_settings
+
+
+def test_uvicorn_leaves_proxy_headers_logging_and_heartbeats_to_the_project() -> None:
+    config = asgiservers.uvicorn_config(7)
+    assert config.fd == 7
+    assert config.proxy_headers is False  # realtime.proxy trusts TRUSTED_PROXIES only
+    assert config.log_config is None  # Django's LOGGING (JSON lines included)
+    assert config.access_log is False
+    assert config.ws_per_message_deflate is False
+    assert config.ws_ping_interval is None  # Engine.IO has its own heartbeat
+    assert config.ws_max_size > int(realtime_settings.MAX_PAYLOAD)  # the adapter answers first
+    assert config.ssl_certfile is None
+
+
+def test_uvicorn_serves_tls_on_the_inherited_socket() -> None:
+    config = asgiservers.uvicorn_config(7, ("/c.pem", "/k.pem"))
+    assert (config.ssl_certfile, config.ssl_keyfile) == ("/c.pem", "/k.pem")
+
+
+def test_worker_commands() -> None:
+    uvicorn = asgiservers.worker_command("uvicorn", 5, tls=None, json_logs=True)
+    assert uvicorn[1:] == ["-m", "realtime.asgiservers", "5"]
+    daphne = asgiservers.worker_command("daphne", 5, tls=None, json_logs=True)
+    assert daphne[1:4] == ["-m", "daphne", "--fd"] and "--proxy-headers" not in daphne
+    assert daphne[daphne.index("--verbosity") + 1] == "0"
+    with pytest.raises(ValueError, match="unknown ASGI server"):
+        asgiservers.worker_command("gunicorn", 5, tls=None, json_logs=False)
