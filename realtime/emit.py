@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from .socketio.packets import RESERVED_EVENTS, Packet, PacketType
 from .tasks import spawn
 
 COUNT_TIMEOUT_S = 0.5
+
+logger = logging.getLogger(__name__)
 
 
 async def emit(
@@ -92,6 +95,21 @@ class Emitted:
 _recorders: list[list[Emitted]] = []
 
 
+def emitted(
+    event: str,
+    *args: Any,
+    namespace: str,
+    to: str | Iterable[str] | None,
+    exclude: Iterable[str] = (),
+) -> Emitted:
+    """An emit to send later (`emit_on_commit`, `emit_all_on_commit`)."""
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved Socket.IO event name")
+    return Emitted(
+        event, args, namespace, to if isinstance(to, str | None) else tuple(to), tuple(exclude)
+    )
+
+
 def emit_on_commit(
     event: str,
     *args: Any,
@@ -104,31 +122,25 @@ def emit_on_commit(
     Clients never hear of a row that was rolled back. The emit runs on the server's event loop
     and never blocks the caller; emits scheduled in one thread start in the order asked.
     """
-    if event in RESERVED_EVENTS:
-        raise ValueError(f"{event!r} is a reserved Socket.IO event name")
-    emitted = Emitted(
-        event, args, namespace, to if isinstance(to, str | None) else tuple(to), tuple(exclude)
-    )
-    transaction.on_commit(lambda: _schedule(emitted))
+    emit_all_on_commit([emitted(event, *args, namespace=namespace, to=to, exclude=exclude)])
 
 
-def _schedule(emitted: Emitted) -> None:
+def emit_all_on_commit(batch: list[Emitted]) -> None:
+    """`emit_on_commit` of every emit of `batch`, in its order: one callback at the commit and
+    one task on the server's loop, however many (a batch of messages has thousands)."""
+    if batch:
+        transaction.on_commit(lambda: _schedule(batch))
+
+
+def _schedule(batch: list[Emitted]) -> None:
     for recorder in _recorders:
-        recorder.append(emitted)
+        recorder.extend(batch)
     loop = get_hub().loop
     if loop is None or loop.is_closed():
         return  # no server runs in this process (a management command, a unit test)
 
     def start() -> None:
-        spawn(
-            emit(
-                emitted.event,
-                *emitted.args,
-                namespace=emitted.namespace,
-                to=emitted.to,
-                exclude=emitted.exclude,
-            )
-        )
+        spawn(_emit_one(batch[0]) if len(batch) == 1 else _emit_all(batch))
 
     try:
         running = asyncio.get_running_loop()
@@ -138,6 +150,32 @@ def _schedule(emitted: Emitted) -> None:
         start()
     else:
         loop.call_soon_threadsafe(start)
+
+
+def _emit_one(emitted: Emitted) -> Coroutine[Any, Any, int]:
+    return emit(
+        emitted.event,
+        *emitted.args,
+        namespace=emitted.namespace,
+        to=emitted.to,
+        exclude=emitted.exclude,
+    )
+
+
+async def _emit_all(batch: list[Emitted]) -> None:
+    """Each emit in order; with a channel layer, their sends to it at once."""
+    if get_hub().layer is None:  # delivered here, nothing to wait for
+        outcomes: list[Any] = []
+        for one in batch:
+            try:
+                await _emit_one(one)
+            except Exception as exc:
+                outcomes.append(exc)
+    else:
+        outcomes = await asyncio.gather(*map(_emit_one, batch), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            logger.error("emit failed", exc_info=outcome)
 
 
 @contextlib.contextmanager
