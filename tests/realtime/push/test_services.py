@@ -14,7 +14,12 @@ from realtime.presence.models import LiveSocket
 from realtime.push import backends
 from realtime.push.backends import SendStatus, backend_name, fcm_data
 from realtime.push.models import DeviceToken
-from realtime.push.notify import push_title_body, schedule_offline_push
+from realtime.push.notify import (
+    OfflinePush,
+    push_title_body,
+    schedule_offline_push,
+    schedule_offline_pushes,
+)
 from realtime.push.services import (
     PushOutcome,
     device_token_register,
@@ -189,6 +194,27 @@ async def test_offline_push_skips_users_with_a_live_socket(memory_push):
     pushed = sorted(token for push in memory_push for token in push.tokens)
     assert pushed == ["tok-off-1", "tok-off-2", "tok-off-2b"]
     assert {push.notification.data["n"] for push in memory_push} == {"1"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_offline_pushes_of_a_batch_go_each_to_its_offline_users(memory_push):
+    await given_users_online_and_offline()
+    pushes = [
+        OfflinePush(["online", "offline-1", "nobody"], "one", "b", {"n": 1}),
+        OfflinePush(["offline-1", "offline-2"], "two", "b", {"n": 2}),
+    ]
+
+    task = schedule_offline_pushes(pushes)
+    assert task is not None
+    await asyncio.wait_for(task, 10)
+
+    sent = sorted((push.notification.title, token) for push in memory_push for token in push.tokens)
+    assert sent == [
+        ("one", "tok-off-1"),
+        ("two", "tok-off-1"),
+        ("two", "tok-off-2"),
+        ("two", "tok-off-2b"),
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
