@@ -142,7 +142,7 @@ class ConversationConsumer(ProspectEventsMixin, ApiConsumer):
 
     async def on_message(self, payload: Any = None, *_: Any) -> Envelope:
         data = s.validated(s.MessagePayload, payload)
-        message, _created = await run(services.message_send, **self.actor(), **data)
+        message, _created = await services.message_submit(**self.actor(), **data)
         return success({"message": message})
 
     async def on_typing(self, payload: Any = None, *_: Any) -> Envelope:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
-from realtime.emit import emit_on_commit
+from realtime.emit import Emitted, emit_on_commit, emitted
 from realtime.hub import get_hub
-from realtime.push.notify import schedule_offline_push
+from realtime.push.notify import OfflinePush, schedule_offline_pushes
 
 from .models import Conversation, Participant
 from .wire import conversation_wire, counter_wire, state_groups
@@ -26,16 +26,22 @@ def account_room(account_id: str) -> str:
     return f"account:{account_id}"
 
 
-def to_rooms(event: str, *args: Any, rooms: str | list[str]) -> None:
-    """One emit per namespace, each encoded once, sent when the transaction commits."""
+def to_rooms(
+    event: str, *args: Any, rooms: str | list[str], out: list[Emitted] | None = None
+) -> None:
+    """One emit per namespace, each encoded once, sent when the transaction commits; with
+    `out`, added to it instead (for `emit_all_on_commit`)."""
     if not rooms:
         return
     for namespace in NAMESPACES:
-        emit_on_commit(event, *args, namespace=namespace, to=rooms)
+        if out is None:
+            emit_on_commit(event, *args, namespace=namespace, to=rooms)
+        else:
+            out.append(emitted(event, *args, namespace=namespace, to=rooms))
 
 
-def to_users(event: str, *args: Any, uids: Iterable[str]) -> None:
-    to_rooms(event, *args, rooms=[user_room(uid) for uid in dict.fromkeys(uids)])
+def to_users(event: str, *args: Any, uids: Iterable[str], out: list[Emitted] | None = None) -> None:
+    to_rooms(event, *args, rooms=[user_room(uid) for uid in dict.fromkeys(uids)], out=out)
 
 
 def conversation_to_members(
@@ -48,22 +54,31 @@ def conversation_to_members(
         to_users(event, payload, uids=[member.uid for member in group])
 
 
-def counters(cid: int, unread: Mapping[str, int], totals: Mapping[str, int]) -> None:
+def counters(
+    cid: int,
+    unread: Mapping[str, int],
+    totals: Mapping[str, int],
+    out: list[Emitted] | None = None,
+) -> None:
     """`counter {cid, unread_count, total_unread}` to each user, their own numbers."""
     for uid, count in unread.items():
-        to_users("counter", counter_wire(cid, count, totals.get(uid, 0)), uids=[uid])
+        to_users("counter", counter_wire(cid, count, totals.get(uid, 0)), uids=[uid], out=out)
 
 
 def push_on_commit(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:
     """After commit, push to those of `uids` with no live socket; never blocks the caller."""
-    if uids:
-        transaction.on_commit(lambda: _push_soon(uids, title=title, body=body, data=data))
+    pushes_on_commit([OfflinePush(uids, title, body, data)])
 
 
-def _push_soon(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:
+def pushes_on_commit(pushes: list[OfflinePush]) -> None:
+    """`push_on_commit` of each (a batch of messages: one read of the sockets for all)."""
+    pushes = [push for push in pushes if push.uids]
+    if pushes:
+        transaction.on_commit(lambda: _push_soon(pushes))
+
+
+def _push_soon(pushes: list[OfflinePush]) -> None:
     loop = get_hub().loop
     if loop is None or loop.is_closed():
         return  # no server runs in this process (a management command, a unit test)
-    loop.call_soon_threadsafe(
-        lambda: schedule_offline_push(uids, title=title, body=body, data=data)
-    )
+    loop.call_soon_threadsafe(lambda: schedule_offline_pushes(pushes))

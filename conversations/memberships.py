@@ -112,9 +112,14 @@ class Memberships(ABC, Generic[P]):
         participant = rows.filter(conversation_id=cid, uid=uid, account_id=account_id).first()
         if participant is not None:
             return participant
+        raise self.absent(cid=cid, account_id=account_id)
+
+    def absent(self, *, cid: int, account_id: str) -> Forbidden | NotFound:
+        """The error of a user with no row in `cid`: FORBIDDEN for a conversation of the
+        account, NOT_FOUND outside it."""
         if self.conversations.filter(pk=cid, account_id=account_id).exists():
-            raise Forbidden("not a participant of this conversation")
-        raise NotFound("no such conversation")
+            return Forbidden("not a participant of this conversation")
+        return NotFound("no such conversation")
 
     def uids(self, *, cid: int) -> list[str]:
         """The participants' uids, in the order they joined."""

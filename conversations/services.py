@@ -1,6 +1,7 @@
 """Writes to conversations: create, edit, participants, each user's state, reads, messages.
 
-Every write runs in one transaction and sends its events only once it commits.
+Every write runs in one transaction and sends its events only once it commits; messages are
+stored by `sending`, many senders' in one transaction.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import events
-from .idempotent import create_once
-from .models import Conversation, Message
+from .models import Conversation
 from .selectors import conversation_users, member_conversation, member_get, members, unread_totals
-from .wire import conversation_wire, message_wire, read_ack, read_wire
-
-PUSH_TITLE = "New message"
+from .sending import MessageRequest, message_send, message_submit, messages_send
+from .wire import conversation_wire, read_ack, read_wire
 
 
 def conversation_create(
@@ -111,75 +110,16 @@ def conversation_read(
     return read_ack(cid)
 
 
-# ----- messages ---------------------------------------------------------------------------
+# ----- messages: see `sending` (many senders' messages in one transaction) -----------------
 
-
-def message_send(
-    *,
-    cid: int,
-    uid: str,
-    account_id: str,
-    content: str,
-    attachments: list[Any] | None = None,
-    client_msg_id: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Store a message, then (after commit) `new_message` to every participant, `counter` to
-    each other participant, and a push to those with no live socket.
-
-    Returns the message and whether it is new: a `client_msg_id` this sender already used in
-    this conversation returns the stored message and sends nothing again.
-    """
-    with transaction.atomic():
-        sender = member_get(cid=cid, uid=uid, account_id=account_id)
-        message, created = _message_store(
-            sender.conversation, uid, content, attachments, client_msg_id
-        )
-        if created:
-            _message_fan_out(sender.conversation, message)
-    return message_wire(message), created
-
-
-def _message_store(
-    conversation: Conversation,
-    uid: str,
-    content: str,
-    attachments: list[Any] | None,
-    client_msg_id: str | None,
-) -> tuple[Message, bool]:
-    """The new message, or the one this sender already stored under `client_msg_id`."""
-    key = {"conversation": conversation, "sender_id": uid, "client_msg_id": client_msg_id}
-    return create_once(
-        client_msg_id=client_msg_id,
-        find=lambda: Message.objects.filter(**key).first(),
-        create=lambda: Message.objects.create(
-            conversation=conversation,
-            sender_id=uid,
-            content=content,
-            attachments=attachments or [],
-            client_msg_id=client_msg_id,
-        ),
-    )
-
-
-def _message_fan_out(conversation: Conversation, message: Message) -> None:
-    """Raise the others' unread counts in one statement, then schedule the events."""
-    counts = members.count_new(
-        conversation, sender=message.sender_id, message_id=message.pk, at=message.created_at
-    )
-    events.to_users("new_message", {"message": message_wire(message)}, uids=counts.users)
-    events.counters(conversation.pk, counts.unread, counts.totals)
-    _message_push(conversation, message, counts.others)
-
-
-def _message_push(conversation: Conversation, message: Message, uids: list[str]) -> None:
-    """After commit, a push to those of `uids` with no live socket (the push checks)."""
-    events.push_on_commit(
-        uids,
-        title=conversation.title or PUSH_TITLE,
-        body=message.content or "📎",
-        data={
-            "type": "new_message",
-            "conversation_id": str(conversation.pk),
-            "message_id": str(message.pk),
-        },
-    )
+__all__ = [
+    "MessageRequest",
+    "conversation_add_participants",
+    "conversation_create",
+    "conversation_edit",
+    "conversation_read",
+    "message_send",
+    "message_submit",
+    "messages_send",
+    "participant_state_set",
+]

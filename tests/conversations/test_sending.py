@@ -1,0 +1,174 @@
+"""Messages stored in batches (group commit): one outcome per request, counts and events as if
+each message had been sent alone, and the writer that gathers concurrent senders."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db.models import Count
+
+from conversations import services
+from conversations.models import Message, Participant
+from conversations.sending import MessageRequest
+from realtime.batching import GroupCommit
+from realtime.emit import Emitted
+from realtime.envelope import Forbidden, NotFound
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TEAM = "/v1/conversation"
+
+
+def create(uid: str, users: list[str], account_id: str = "acme") -> int:
+    return int(services.conversation_create(uid=uid, account_id=account_id, users=users)["_id"])
+
+
+def request(cid: int, uid: str, content: str = "hi", **fields) -> MessageRequest:
+    return MessageRequest(cid=cid, uid=uid, account_id="acme", content=content, **fields)
+
+
+def vars_of(message: MessageRequest) -> dict:
+    return {name: getattr(message, name) for name in MessageRequest.__slots__}
+
+
+def unread(cid: int) -> dict[str, int]:
+    return dict(Participant.objects.filter(conversation_id=cid).values_list("uid", "unread_count"))
+
+
+def counters(emitted: list[Emitted]) -> list[tuple[str, dict]]:
+    return [(e.to[0], e.args[0]) for e in emitted if e.event == "counter" and e.namespace == TEAM]
+
+
+def test_a_batch_answers_each_request_and_counts_as_if_sent_one_by_one(emitted) -> None:
+    first = create("alice", ["bob", "carol"])
+    second = create("bob", ["carol"])
+    elsewhere = create("zed", ["yan"], account_id="other")
+    outsiders = create("bob", ["dave"])
+    stored, _ = services.message_send(
+        **vars_of(request(first, "carol", "before", client_msg_id="c-1"))
+    )
+    emitted.clear()
+
+    outcomes = services.messages_send(
+        [
+            request(first, "alice", "one"),
+            request(first, "bob", "two", client_msg_id="b-1"),
+            request(outsiders, "alice", "not mine"),  # a conversation of the account: FORBIDDEN
+            request(elsewhere, "alice", "not ours"),  # another account's: NOT_FOUND
+            request(first, "carol", "again", client_msg_id="c-1"),  # stored before: not again
+            request(second, "carol", "three"),
+            request(first, "bob", "two again", client_msg_id="b-1"),  # the same retry twice
+        ]
+    )
+
+    one, two, forbidden, not_found, repeat, three, two_again = outcomes
+    assert isinstance(forbidden, Forbidden) and isinstance(not_found, NotFound)
+    assert repeat == (stored, False)
+    assert two_again == (two[0], False)
+    assert [one[1], two[1], three[1]] == [True, True, True]
+    assert [one[0]["content"], two[0]["content"], three[0]["content"]] == ["one", "two", "three"]
+    assert Message.objects.count() == 4  # "before", "one", "two", "three"
+    assert unread(first) == {"alice": 2, "bob": 2, "carol": 2}
+    assert unread(second) == {"bob": 1, "carol": 0}
+    alice, bob = (Participant.objects.get(conversation_id=first, uid=u) for u in ("alice", "bob"))
+    assert str(alice.last_read_message_id) == one[0]["_id"]
+    assert str(bob.last_read_message_id) == two[0]["_id"]
+
+    new = [e for e in emitted if e.event == "new_message" and e.namespace == TEAM]
+    assert [e.args[0]["message"] for e in new] == [one[0], two[0], three[0]]
+    assert new[2].to == ("user:bob", "user:carol")
+    # each message's counters as of that message: totals over the account, in order
+    assert counters(emitted) == [
+        ("user:bob", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
+        ("user:carol", {"cid": str(first), "unread_count": 1, "total_unread": 1}),
+        ("user:alice", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
+        ("user:carol", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
+        ("user:bob", {"cid": str(second), "unread_count": 1, "total_unread": 3}),
+    ]
+
+
+def test_a_request_that_breaks_the_batch_fails_alone(emitted) -> None:
+    cid = create("alice", ["bob"])
+    poison = request(cid, "bob", "bad", attachments=[{"not json": {1, 2}}])
+
+    outcomes = services.messages_send([request(cid, "alice", "ok"), poison, request(cid, "bob")])
+
+    assert isinstance(outcomes[1], TypeError)
+    assert [outcome[1] for outcome in (outcomes[0], outcomes[2])] == [True, True]  # type: ignore[index]
+    assert list(Message.objects.order_by("id").values_list("content", flat=True)) == ["ok", "hi"]
+    assert unread(cid) == {"alice": 1, "bob": 1}
+    assert len([e for e in emitted if e.event == "new_message" and e.namespace == TEAM]) == 2
+
+
+def test_message_send_alone_still_raises_its_error() -> None:
+    cid = create("alice", ["bob"])
+    with pytest.raises(Forbidden):
+        services.message_send(**vars_of(request(create("bob", ["dave"]), "alice")))
+    with pytest.raises(NotFound):
+        services.message_send(cid=cid, uid="alice", account_id="other", content="x")
+
+
+async def test_concurrent_senders_are_stored_once_each_with_exact_counts() -> None:
+    make = database_sync_to_async(create)
+    cids = [await make(f"u{c}0", [f"u{c}{k}" for k in range(1, 4)]) for c in range(5)]
+    senders = [(cid, f"u{c}{k}") for c, cid in enumerate(cids) for k in range(4)]
+    calls = []
+    batch = services.messages_send
+
+    def counted(requests):
+        calls.append(len(requests))
+        return batch(requests)
+
+    writer = GroupCommit(counted, max_batch=8)
+    sends = [
+        writer.submit(request(cid, uid, f"{uid}-{n}", client_msg_id=f"{uid}-{n % 3}"))
+        for n in range(3)
+        for cid, uid in senders
+    ]
+    sends += [writer.submit(request(cids[0], "u10", "stranger"))]  # u10 is in cids[1] only
+    outcomes = await asyncio.gather(*sends, return_exceptions=True)
+
+    assert isinstance(outcomes[-1], Forbidden)
+    assert all(isinstance(outcome, tuple) and outcome[1] for outcome in outcomes[:-1])
+    assert max(calls) > 1 and sum(calls) == len(sends)  # gathered into batches
+    assert all(size <= 8 for size in calls)
+
+    def stored() -> tuple[int, dict, list]:
+        per_sender = Message.objects.values("sender_id").annotate(n=Count("id"))
+        counts = list(Participant.objects.values_list("unread_count", flat=True))
+        return Message.objects.count(), {r["sender_id"]: r["n"] for r in per_sender}, counts
+
+    total, per_sender, counts = await database_sync_to_async(stored)()
+    assert total == 3 * len(senders)
+    assert set(per_sender.values()) == {3}
+    assert counts == [9] * len(senders)  # 3 messages from each of the 3 others
+
+    # the same requests again: every one a retry, stored already
+    again = await asyncio.gather(
+        *(writer.submit(request(cid, uid, "x", client_msg_id=f"{uid}-0")) for cid, uid in senders)
+    )
+    assert not any(created for _, created in again)
+    assert (await database_sync_to_async(stored)())[0] == total
+
+
+async def test_group_commit_gives_each_caller_its_outcome_and_a_failure_to_all() -> None:
+    calls: list[list[int]] = []
+
+    def batch(items: list[int]) -> list[int | Exception]:
+        calls.append(items)
+        if 13 in items:
+            raise RuntimeError("unlucky batch")
+        return [ValueError(item) if item < 0 else item * 2 for item in items]
+
+    writer: GroupCommit[int, int] = GroupCommit(batch, max_batch=3)
+    outcomes = await asyncio.gather(*map(writer.submit, [1, -2, 3, 4]), return_exceptions=True)
+    assert outcomes[0] == 2 and outcomes[2:] == [6, 8]
+    assert isinstance(outcomes[1], ValueError)
+    # every caller waiting when the writer starts, up to max_batch; the rest next
+    assert calls == [[1, -2, 3], [4]]
+
+    failed = await asyncio.gather(*map(writer.submit, [5, 13]), return_exceptions=True)
+    assert [str(outcome) for outcome in failed] == ["unlucky batch"] * 2
+    assert await writer.submit(7) == 14  # the writer goes on
