@@ -20,6 +20,7 @@ from .routing import NamespaceRouter
 from .socketio.connection import SocketIOConnection
 
 ASGIApp = Any
+LAYER_READY_TIMEOUT_S = 2.0  # a layer not up by then: serve anyway, degraded
 
 
 def engine_server_for(target: NamespaceRouter | HandlerFactory, mount: str) -> EngineServer:
@@ -51,7 +52,10 @@ class MountRouter:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        get_hub().bind_loop()
+        hub = get_hub()
+        hub.bind_loop()
+        if not hub.link.is_ready:  # once: other processes may be told our sessions' ids
+            await hub.link.ready(LAYER_READY_TIMEOUT_S)
         shutdown.install()
         server = self.server_for(scope["path"])
         if server is not None and scope["type"] == "http":

@@ -275,35 +275,21 @@ class Hub:
         others = [instance for instance in instances if instance != PROCESS_ID]
         if self.layer is None or not others:
             return 0
-        reply_to = await self.layer.new_channel()
         query = {
             "type": "sio.count",
-            "reply_to": reply_to,
             "ns": namespace,
             "rooms": rooms,
             "except_rooms": exclude_rooms,
             "except_sids": exclude_sids,
         }
-        await asyncio.gather(*(self.link.send_to_process(other, query) for other in others))
-        total = 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        for _ in others:
-            try:
-                reply = await asyncio.wait_for(
-                    self.layer.receive(reply_to), max(deadline - loop.time(), 0.001)
-                )
-            except TimeoutError:
-                break
-            total += int(reply.get("n", 0))
-        return total
+        replies = await self.link.request_all(others, query, timeout)
+        return sum(int(reply.get("n", 0)) for reply in replies)
 
     def sio_count(self, message: dict[str, Any]) -> None:
         targets = self.local_targets(
             message["ns"], message["rooms"], message["except_rooms"], message["except_sids"]
         )
-        reply = {"type": "sio.count_reply", "n": len(targets)}
-        spawn(self.link.send(message["reply_to"], reply, "reply"))
+        spawn(self.link.reply(message, {"n": len(targets)}))
 
     async def disconnect_sid(self, sid: str) -> None:
         """Disconnect one socket wherever it lives."""

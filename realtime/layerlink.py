@@ -1,6 +1,12 @@
 """This process's end of the channel layer: its channel, a listener that hands each message to
 its handler, request/reply with other processes, and health with automatic recovery.
 
+Health is "hearing ourselves": an echo sent to this process's own channel must come back
+through the listener. It works alike on both Redis layers (pub/sub, the default, and core).
+Before this process joins a group or gives its channel to another process, one echo must have
+come back (`ready`): on the pub/sub layer a message sent before the subscription is lost. While
+nothing else fails, an echo every HEALTH_S notices a dead subscription or a Redis gone quiet.
+
 While the layer fails (Redis down), the process keeps serving its own sockets and reports
 `degraded`; the broadcasts it cannot send are held (up to MAX_HELD) and sent, in order, once
 the layer answers again, this process has rejoined its groups (a restarted Redis has
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -38,13 +45,22 @@ HELD_BATCH = 100
 PROBE_S = 1.0  # how often a failing layer is probed
 SETTLE_S = 2 * PROBE_S  # after recovery: every other process has probed and rejoined by then
 RESEND_S = 5.0  # broadcasts sent this long before a failure are sent again after it
+HEALTH_S = 5.0  # an echo this often while the layer is healthy
+ECHO_TIMEOUT_S = 2.0  # an echo not back by then: the layer fails
+ECHO = "sio.echo"
+REPLY = "sio.reply"
 
 
 class LayerLink:
     def __init__(self, groups: Callable[[], Iterable[str]]) -> None:
         """`groups()` names the groups this process belongs to, for the recovery to rejoin."""
         self.channel = hub_channel(PROCESS_ID)
-        self.handlers: dict[str, Handler] = {"sio.noop": lambda message: None, HELD: self._on_held}
+        self.handlers: dict[str, Handler] = {
+            "sio.noop": lambda message: None,
+            HELD: self._on_held,
+            ECHO: self._on_echo,
+            REPLY: self._on_reply,
+        }
         self._groups = groups
         self._layer: Any = None
         self._layer_loaded = False
@@ -55,6 +71,10 @@ class LayerLink:
         self._held: deque[tuple[str, dict[str, Any]]] = deque()
         self._recent: deque[tuple[float, str, dict[str, Any]]] = deque()
         self._dropped = 0  # held broadcasts dropped in this outage
+        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._replies: dict[str, asyncio.Queue[dict[str, Any]]] = {}  # request id -> replies
+        self._ready: asyncio.Future[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -77,9 +97,67 @@ class LayerLink:
         self.handlers[message_type] = handler
 
     def listen(self) -> None:
-        """Start the listener (once); a no-op on the in-memory layer."""
+        """Start the listener and the health watch (once); a no-op on the in-memory layer."""
         if self.layer is not None and (self._listener is None or self._listener.done()):
             self._listener = spawn(self._listen())
+        if self.layer is not None and self._watch is None:
+            self._watch = spawn(self._watch_health())
+
+    @property
+    def is_ready(self) -> bool:
+        """True once this process has heard its own channel (on the in-memory layer: always)."""
+        return self.layer is None or (self._ready is not None and self._ready.done())
+
+    async def ready(self, timeout: float | None = None) -> bool:
+        """Return once this process hears its own channel (see the module docstring), or
+        after `timeout`; True if it does."""
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            spawn(self._become_ready(self._ready))
+        if not self._ready.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _become_ready(self, ready: asyncio.Future[None]) -> None:
+        self.listen()
+        while True:
+            try:
+                await self.echo()
+                break
+            except Exception as exc:
+                self.failed("echo", exc)
+                await asyncio.sleep(PROBE_S)
+        ready.set_result(None)
+
+    async def echo(self, timeout: float = ECHO_TIMEOUT_S) -> None:
+        """Send an echo to this process's channel and wait until the listener hears it;
+        raises (TimeoutError, or the layer's error) if it does not come back in time."""
+        nonce = secrets.token_hex(8)
+        heard = self._echoes[nonce] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.layer.send(self.channel, {"type": ECHO, "nonce": nonce})
+                await heard
+        finally:
+            self._echoes.pop(nonce, None)
+
+    def _on_echo(self, message: dict[str, Any]) -> None:
+        heard = self._echoes.get(message.get("nonce", ""))
+        if heard is not None and not heard.done():
+            heard.set_result(None)
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_S)
+            if self._failing_since is not None:
+                continue  # the recovery probes meanwhile
+            try:
+                await self.echo()
+            except Exception as exc:
+                self.failed("echo", exc)
 
     async def _listen(self) -> None:
         while True:
@@ -163,6 +241,7 @@ class LayerLink:
 
     async def group_add(self, group: str) -> None:
         """Join a group; raises on failure (the caller decides what a failed join means)."""
+        await self.ready()
         async with self.slots:
             await self.layer.group_add(group, self.channel)
 
@@ -174,15 +253,44 @@ class LayerLink:
         self, process_id: str, message: dict[str, Any], timeout: float
     ) -> dict[str, Any] | None:
         """Send `message` to another process and wait for its reply (None on timeout)."""
-        reply_to = await self.layer.new_channel()
-        await self.send_to_process(process_id, {**message, "reply_to": reply_to})
+        replies = await self.request_all([process_id], message, timeout)
+        return replies[0] if replies else None
+
+    async def request_all(
+        self, process_ids: list[str], message: dict[str, Any], timeout: float
+    ) -> list[dict[str, Any]]:
+        """Send `message` to each process; the replies that arrive within `timeout`.
+
+        Replies come back on this process's own channel, matched by a request id: no channel
+        per request (a subscription each on the pub/sub layer)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        await self.ready(min(timeout, ECHO_TIMEOUT_S))
+        request_id = secrets.token_hex(8)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._replies[request_id] = queue
+        outgoing = {**message, "reply_to": self.channel, "request_id": request_id}
+        replies: list[dict[str, Any]] = []
         try:
-            return await asyncio.wait_for(self.layer.receive(reply_to), timeout)
+            await asyncio.gather(*(self.send_to_process(pid, outgoing) for pid in process_ids))
+            while len(replies) < len(process_ids):
+                remaining = deadline - loop.time()
+                replies.append(await asyncio.wait_for(queue.get(), max(remaining, 0.001)))
         except TimeoutError:
-            return None
+            pass
+        finally:
+            self._replies.pop(request_id, None)
+        return replies
 
     async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        await self.send(request["reply_to"], {"type": "sio.reply", **response}, "reply")
+        """Answer a request of `request_all` (on the asking process's channel)."""
+        answer = {**response, "type": REPLY, "request_id": request["request_id"]}
+        await self.send(request["reply_to"], answer, "reply")
+
+    def _on_reply(self, message: dict[str, Any]) -> None:
+        queue = self._replies.get(message.get("request_id", ""))
+        if queue is not None:
+            queue.put_nowait(message)
 
     # ----- health ----------------------------------------------------------------------
 
@@ -215,7 +323,7 @@ class LayerLink:
             await asyncio.sleep(PROBE_S)
             groups = list(self._groups())
             try:
-                await asyncio.wait_for(self.layer.send(self.channel, {"type": "sio.noop"}), 2.0)
+                await self.echo()  # sent and heard: the subscription works again
                 for group in groups:
                     await asyncio.wait_for(self.group_add(group), 2.0)
                 if self._held:

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_bool, env_float, env_int, env_list, env_str
 
@@ -104,34 +105,47 @@ if REDIS_URL:
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop
-                # timeout, so an idle receive would fail every 5 s: allow the pop to finish
-                # max_connections bounds this process's Redis pool; realtime.layerlink keeps its
-                # concurrent layer operations below it (LAYER_CONCURRENCY). A command on a
-                # pooled connection that Redis dropped (it restarted) is tried once more on a
-                # new connection instead of failing.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 15,
-                        "socket_connect_timeout": 5,
-                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 256),
-                        "retry": Retry(NoBackoff(), 1),
-                        "retry_on_error": [RedisConnectionError],
-                    }
-                ],
-                # each process receives one message per broadcast on its hub channel: a
-                # burst of broadcasts must fit, so the capacity is sized for real fan-out
-                "capacity": env_int("CHANNEL_CAPACITY", 10_000),
-                "expiry": 60,
-                "group_expiry": 86_400,
-            },
-        }
+    # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop timeout, so an
+    # idle receive would fail every 5 s: allow the pop to finish. max_connections bounds this
+    # process's Redis pool; realtime.layerlink keeps its concurrent layer operations below it
+    # (LAYER_CONCURRENCY). A command on a pooled connection that Redis dropped (it restarted)
+    # is tried once more on a new connection instead of failing.
+    REDIS_HOST = {
+        "address": REDIS_URL,
+        "socket_timeout": 15,
+        "socket_connect_timeout": 5,
+        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 256),
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
     }
+    # pubsub (default): a broadcast is one PUBLISH and arrives on a subscription stream, no
+    # round trip per message; 2.6x the cross-process deliveries of core in the bench
+    # (bench/RESULTS.md). core: messages wait in Redis for a process that is briefly away, and
+    # a channel has a capacity (CHANNEL_CAPACITY); each message costs a blocking pop.
+    REDIS_LAYER = env_str("REDIS_LAYER", "pubsub")
+    if REDIS_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_HOST]},
+            }
+        }
+    elif REDIS_LAYER == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [REDIS_HOST],
+                    # each process receives one message per broadcast on its hub channel: a
+                    # burst of broadcasts must fit, so the capacity is sized for real fan-out
+                    "capacity": env_int("CHANNEL_CAPACITY", 10_000),
+                    "expiry": 60,
+                    "group_expiry": 86_400,
+                },
+            }
+        }
+    else:
+        raise ImproperlyConfigured(f"REDIS_LAYER must be pubsub or core, not {REDIS_LAYER!r}")
 else:
     CHANNEL_LAYERS = {
         "default": {
@@ -227,6 +241,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "daphne": {"level": "WARNING"},
+        "uvicorn.error": {"level": "WARNING"},  # not a line per WebSocket opened and closed
         "django.channels.server": {"level": "WARNING"},
         # its one INFO line reports a group_send that skipped full channels: whatever
         # LOG_LEVEL says, realtime.layerlink must see it, to count it and log it as an error

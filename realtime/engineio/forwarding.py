@@ -147,6 +147,7 @@ async def relay_websocket(
     base = {"type": FORWARD, "mount": server.mount, "sid": sid, "relay": relay_id}
     _edge_relay_owners[relay_id] = (owner, base)
     try:
+        await hub.link.ready()  # the owner answers on our channel: it must be heard first
         await hub.link.send_to_process(owner, {**base, "op": "ws_open", "edge": hub.channel})
         while True:
             message = await receive()
@@ -226,6 +227,13 @@ def _on_forward(message: dict[str, Any]) -> None:
         if signal is not None and not signal.done():
             signal.set_result(None)
     else:
+        # registered now, not in the task: the layer may hand over the relay's first frames
+        # (or the poll's abandon) before the task runs
+        if op == "ws_open":
+            _owner_relays[(message["sid"], message["relay"])] = asyncio.Queue()
+        elif op == "get":
+            loop = asyncio.get_running_loop()
+            _abandon_signals[(message["sid"], message["request"])] = loop.create_future()
         spawn(_serve_forwarded(message))
 
 
@@ -235,15 +243,23 @@ async def _serve_forwarded(message: dict[str, Any]) -> None:
     session = server.sessions.get(message["sid"]) if server is not None else None
     op = message["op"]
     if op == "ws_open":
-        await _serve_relayed_websocket(session, message)
+        key = (message["sid"], message["relay"])
+        try:
+            await _serve_relayed_websocket(session, message, _owner_relays[key])
+        finally:
+            _owner_relays.pop(key, None)
         return
     answer: HttpAnswer | None
-    if session is None:
-        answer = HttpAnswer.error(HandshakeError.UNKNOWN_SID)
-    elif op == "get":
-        answer = await _serve_forwarded_get(session, message)
+    if op == "get":
+        key = (message["sid"], message["request"])
+        try:
+            answer = await _serve_forwarded_get(session, _abandon_signals[key])
+        finally:
+            _abandon_signals.pop(key, None)
         if answer is None:
             return  # the client left; the edge no longer waits
+    elif session is None:
+        answer = HttpAnswer.error(HandshakeError.UNKNOWN_SID)
     elif message["body"] is None:
         answer = answer_post(session, b"x" * (session.server.max_payload + 1))  # too large
     else:
@@ -254,14 +270,10 @@ async def _serve_forwarded(message: dict[str, Any]) -> None:
     )
 
 
-async def _serve_forwarded_get(session: Any, message: dict[str, Any]) -> HttpAnswer | None:
-    key = (message["sid"], message["request"])
-    abandoned: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    _abandon_signals[key] = abandoned
-    try:
-        return await answer_get(session, abandoned)
-    finally:
-        _abandon_signals.pop(key, None)
+async def _serve_forwarded_get(session: Any, abandoned: asyncio.Future[None]) -> HttpAnswer | None:
+    if session is None:
+        return HttpAnswer.error(HandshakeError.UNKNOWN_SID)
+    return await answer_get(session, abandoned)
 
 
 class RemoteWebSocket:
@@ -280,17 +292,13 @@ class RemoteWebSocket:
         await get_hub().layer.send(self.edge_channel, message)
 
 
-async def _serve_relayed_websocket(session: Any, message: dict[str, Any]) -> None:
+async def _serve_relayed_websocket(
+    session: Any, message: dict[str, Any], inbound: asyncio.Queue[dict[str, Any]]
+) -> None:
     from .websocket import upgrade  # websocket builds on this module for the edge side
 
     channel = RemoteWebSocket(message["edge"], message["relay"])
     if session is None:
         await channel(None)
         return
-    key = (message["sid"], message["relay"])
-    inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    _owner_relays[key] = inbound
-    try:
-        await upgrade(session, channel, inbound.get)
-    finally:
-        _owner_relays.pop(key, None)
+    await upgrade(session, channel, inbound.get)

@@ -36,7 +36,10 @@ class WebSocketChannel:
             return
         if frame is None:
             self.closed = True
-            await self._send({"type": "websocket.close", "code": code})
+            try:
+                await self._send({"type": "websocket.close", "code": code})
+            except OSError:  # the client is gone already (uvicorn's ClientDisconnected)
+                pass
             return
         if pending_bytes(self._transport) > self._max_backlog:
             self.closed = True
