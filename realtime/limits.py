@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .conf import realtime_settings
@@ -33,6 +34,11 @@ def claim_user_socket(socket: NamespaceConsumer) -> None:
         )
         raise TooManyConnections()
     _user_sockets[uid] += 1
+
+
+def connected_here(uids: Iterable[str]) -> set[str]:
+    """Those of `uids` with a socket connected to this process (no query needed)."""
+    return {uid for uid in uids if _user_sockets.get(uid, 0) > 0}
 
 
 def release_user_socket(socket: NamespaceConsumer) -> None:

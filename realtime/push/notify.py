@@ -1,7 +1,8 @@
 """Offline push: notify the users who have no live socket anywhere, off the caller's path.
 
-`schedule_offline_push` returns at once; a background task reads its users' sockets in one
-query and pushes in worker threads (never the one thread Django's async-to-sync calls share), a few
+`schedule_offline_push` returns at once; a background task leaves out the users with a socket
+on this process, reads the others' sockets (every instance's) in one query and pushes in
+worker threads (never the one thread Django's async-to-sync calls share), a few
 users at a time. Failures are logged, never raised to the caller.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from ..conf import realtime_settings
+from ..limits import connected_here
 from ..presence.selectors import users_with_live_socket
 from ..tasks import spawn
 from .backends import fcm_data
@@ -103,6 +105,10 @@ def _strings(data: Mapping[str, Any] | None) -> dict[str, str]:
 
 async def _push_offline(pushes: list[tuple[list[str], str, str, dict[str, str]]]) -> None:
     users = list(dict.fromkeys(uid for targets, *_ in pushes for uid in targets))
+    here = connected_here(users)  # live, whatever the registry has written yet
+    users = [uid for uid in users if uid not in here]
+    if not users:
+        return
     try:  # a query or two for all of them, not one each
         reachable = await database_sync_to_async(_offline_with_devices, thread_sensitive=False)(
             uids=users

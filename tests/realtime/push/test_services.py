@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from realtime import limits
 from realtime.presence.models import LiveSocket
 from realtime.push import backends
 from realtime.push.backends import SendStatus, backend_name, fcm_data
@@ -214,6 +215,21 @@ async def test_offline_pushes_of_a_batch_go_each_to_its_offline_users(memory_pus
         ("two", "tok-off-1"),
         ("two", "tok-off-2"),
         ("two", "tok-off-2b"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_user_with_a_socket_on_this_process_gets_no_push(memory_push, monkeypatch):
+    await given_users_online_and_offline()  # offline-1 has no row in the registry (yet)
+    monkeypatch.setitem(limits._user_sockets, "offline-1", 1)
+
+    task = schedule_offline_push(["offline-1", "offline-2"], title="t", body="b")
+    assert task is not None
+    await asyncio.wait_for(task, 10)
+
+    assert sorted(token for push in memory_push for token in push.tokens) == [
+        "tok-off-2",
+        "tok-off-2b",
     ]
 
 
