@@ -14,6 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import metrics
+from ..eager import run_eagerly
 from ..tasks import spawn
 from .packets import (
     CLOSE_FRAME,
@@ -83,6 +84,7 @@ class Session:
         self._posting = False
         self._ws_send: WebSocketSend | None = None
         self._ws_writer: asyncio.Task[None] | None = None
+        self._writing = False  # the writer runs eagerly right now (see _ensure_ws_writer)
         self._probe_send: WebSocketSend | None = None  # a WebSocket probing an upgrade
         self._probe_settled: asyncio.Future[None] | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -330,8 +332,14 @@ class Session:
             self._ensure_ws_writer()
 
     def _ensure_ws_writer(self) -> None:
-        if self._ws_writer is None or self._ws_writer.done():
-            self._ws_writer = asyncio.get_running_loop().create_task(self._write_ws())
+        """Write what is queued now; only a write that has to wait leaves a task behind."""
+        if self._writing or (self._ws_writer is not None and not self._ws_writer.done()):
+            return  # the writer under way takes the new frames too
+        self._writing = True
+        try:
+            self._ws_writer = run_eagerly(self._write_ws())
+        finally:
+            self._writing = False
 
     async def _write_ws(self) -> None:
         send = self._ws_send

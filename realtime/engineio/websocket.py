@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -36,10 +37,8 @@ class WebSocketChannel:
             return
         if frame is None:
             self.closed = True
-            try:
+            with contextlib.suppress(OSError):  # gone already (uvicorn's ClientDisconnected)
                 await self._send({"type": "websocket.close", "code": code})
-            except OSError:  # the client is gone already (uvicorn's ClientDisconnected)
-                pass
             return
         if pending_bytes(self._transport) > self._max_backlog:
             self.closed = True
