@@ -216,12 +216,15 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
         of_conversation[row.cid].append(row)
     sent = Counter(message.conversation_id for message in new)
     own = Counter((message.conversation_id, message.sender_id) for message in new)
-    rise: dict[tuple[int, bool], list[int]] = defaultdict(list)  # (rise, sender) -> rows
-    delta: dict[int, int] = {}
+    delta: dict[int, int] = {}  # a row -> how much its unread count rises
+    senders: dict[int, list[int]] = defaultdict(list)  # a rise -> the senders' rows
+    others: dict[int, list[int]] = defaultdict(list)  # a rise -> the conversations
     for cid in sent:
+        others[sent[cid]].append(cid)  # everyone but the senders: every message
         for row in of_conversation[cid]:
             delta[row.pk] = sent[cid] - own[(cid, row.uid)]
-            rise[(delta[row.pk], own[(cid, row.uid)] > 0)].append(row.pk)
+            if own[(cid, row.uid)]:
+                senders[delta[row.pk]].append(row.pk)
 
     Conversation.objects.filter(pk__in=list(sent)).update(last_activity=now)
     first_new = min(message.pk for message in new)
@@ -234,12 +237,16 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
         .order_by("-pk")
         .values("pk")[:1]
     )
-    for (up, sender), pks in rise.items():
-        changes: dict[str, Any] = {"last_activity": now}
+    # by conversation, not by row: a statement's parameters grow with the batch, not with
+    # the participants of its conversations
+    all_senders = [pk for pks in senders.values() for pk in pks]
+    for up, cids in others.items():
+        rows_of = Participant.objects.filter(conversation_id__in=cids).exclude(pk__in=all_senders)
+        rows_of.update(unread_count=F("unread_count") + up, last_activity=now)
+    for up, pks in senders.items():
+        changes: dict[str, Any] = {"last_activity": now, "last_read_message_id": own_last}
         if up:
             changes["unread_count"] = F("unread_count") + up
-        if sender:
-            changes["last_read_message_id"] = own_last
         Participant.objects.filter(pk__in=pks).update(**changes)
 
     # everyone's totals after the batch, less what the batch added: the totals before it
