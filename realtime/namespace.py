@@ -384,3 +384,4 @@ class NamespaceConsumer:
                 await job()
             except Exception:
                 logger.exception("%s: socket %s job failed", self.namespace, self.sid)
+        self._runner = None  # a finished task (and its frames) is not kept per idle socket
