@@ -19,7 +19,6 @@ import asyncio
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -125,7 +124,8 @@ class NamespaceConsumer:
         self.state = SocketState.CONNECTING
         self.rooms: set[str] = set()
         self._held: list[str | bytes] = []
-        self._inbox: deque[Callable[[], Awaitable[None]]] = deque()
+        # a list, not a deque: it is short, and an idle socket's empty deque costs 0.7 KiB
+        self._inbox: list[Callable[[], Awaitable[None]]] = []
         self._runner: asyncio.Task[None] | None = None
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._next_ack_id = 0
@@ -379,7 +379,7 @@ class NamespaceConsumer:
         uid = self.identity.uid if self.identity is not None else None
         bind_socket(self.sid, self.namespace, uid)  # this task's log lines name the socket
         while self._inbox:
-            job = self._inbox.popleft()
+            job = self._inbox.pop(0)
             try:
                 await job()
             except Exception:

@@ -40,7 +40,7 @@ class WebSocketChannel:
             with contextlib.suppress(OSError):  # gone already (uvicorn's ClientDisconnected)
                 await self._send({"type": "websocket.close", "code": code})
             return
-        if pending_bytes(self._transport) > self._max_backlog:
+        if self._transport is not None and pending_bytes(self._transport) > self._max_backlog:
             self.closed = True
             await self._send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
             raise SlowClient()
