@@ -388,7 +388,7 @@ def conversation_server(ctx: Context, users: int) -> Iterator[tuple[Server, Path
     migrate(env)
     tokens = ctx.workdir / "tokens.json"
     mint_tokens(tokens, users)
-    server = start_ours(1, env, ctx.workdir)
+    server = start_ours("ours", 1, env, ctx.workdir)
     try:
         yield server, tokens
     finally:
