@@ -2,15 +2,17 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as get_asgi_application() does, for Django's handler
 
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from config.handler import ASGIHandler  # noqa: E402  (no thread hop for a loop-only request)
 from realtime.asgi import build_application  # noqa: E402  (needs Django set up first)
 
+django_asgi_app = ASGIHandler()
 # /static/ (the admin's and the API docs' assets) from the apps, with or without DEBUG
 application = build_application(ASGIStaticFilesHandler(django_asgi_app))

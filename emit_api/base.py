@@ -1,10 +1,16 @@
-"""BaseInternalView: the internal access policy, JSON bodies bounded by SOCKETIO_MAX_PAYLOAD."""
+"""BaseInternalView: the internal access policy, JSON bodies bounded by SOCKETIO_MAX_PAYLOAD;
+AsyncInternalView: the same for views whose handlers are coroutines (no thread hop)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
+from django.template.response import SimpleTemplateResponse
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -49,3 +55,43 @@ class BaseInternalView(APIView):
         if require_object and not isinstance(data, dict):
             raise ValidationFailed(errors={"body": ["must be a JSON object"]})
         return data
+
+
+# An internal view whose handlers are `async def`: served on the event loop, start to end. For
+# handlers that await async services only; ORM work goes through `database_sync_to_async` in
+# those services, never here. (No docstring: the OpenAPI schema would show it for subclasses.)
+class AsyncInternalView(BaseInternalView, AsyncAPIView):
+    async def async_dispatch(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """adrf's async_dispatch without its thread hops. adrf runs `initial` through
+        sync_to_async; here it runs on the loop: content negotiation, InternalAccess and the
+        payload limit do no I/O (no authenticators, no throttles). The sync handlers left
+        (`options`, `http_method_not_allowed`) do none either. The response is rendered
+        here too: Django's handler would render a DRF Response through sync_to_async."""
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            if request.method.lower() in self.http_method_names:
+                handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            else:
+                handler = self.http_method_not_allowed
+            if iscoroutinefunction(handler):
+                response = await handler(request, *args, **kwargs)
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return rendered(self.response)
+
+
+def rendered(response: HttpResponseBase) -> HttpResponseBase:
+    """A DRF Response rendered now, as a plain HttpResponse with the same status, headers and
+    body: Django renders a response that has a `render` method in a thread."""
+    if not isinstance(response, SimpleTemplateResponse):
+        return response
+    response.render()
+    return HttpResponse(response.content, status=response.status_code, headers=response.headers)
