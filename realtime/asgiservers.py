@@ -17,6 +17,7 @@ options below hold whatever uvicorn's defaults become:
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any
 
@@ -86,7 +87,15 @@ def run_uvicorn_worker(argv: list[str]) -> None:
 
     django.setup()  # settings and LOGGING before uvicorn logs its first line
     fd, tls = int(argv[0]), (argv[1], argv[2]) if len(argv) == 3 else None
-    uvicorn.Server(uvicorn_config(fd, tls)).run()
+    uvicorn.Server(uvicorn_config(fd, tls)).run(sockets=[inherited_listener(fd)])
+
+
+def inherited_listener(fd: int) -> socket.socket:
+    """The inherited listening socket as what it is (AF_INET, IPPROTO_TCP). uvicorn's `fd=`
+    takes it for AF_UNIX, so the event loop leaves Nagle on for every connection: a frame
+    written right after another (an ack after its `new_message`) then waits ~40 ms for the
+    client's delayed ACK."""
+    return socket.socket(fileno=fd)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,37 @@ def test_worker_commands() -> None:
     assert daphne[daphne.index("--verbosity") + 1] == "0"
     with pytest.raises(ValueError, match="unknown ASGI server"):
         asgiservers.worker_command("gunicorn", 5, tls=None, json_logs=False)
+
+
+def test_connections_on_the_inherited_socket_have_nagle_off() -> None:
+    """Else an ack written right after its `new_message` waits for the client's delayed ACK."""
+    import asyncio
+    import os
+    import socket
+
+    import uvloop
+
+    listening = socket.create_server(("127.0.0.1", 0))
+    listener = asgiservers.inherited_listener(os.dup(listening.fileno()))
+    assert (listener.family, listener.proto) == (socket.AF_INET, socket.IPPROTO_TCP)
+
+    async def accepted_nodelay() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def made(transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        protocol = type("P", (asyncio.Protocol,), {"connection_made": lambda _, t: made(t)})
+        server = await asyncio.get_running_loop().create_server(protocol, sock=listener)
+        _, writer = await asyncio.open_connection(*listening.getsockname())
+        try:
+            return await asyncio.wait_for(accepted, 5)
+        finally:
+            writer.close()
+            server.close()
+
+    try:
+        assert uvloop.run(accepted_nodelay()) != 0
+    finally:
+        listening.close()
