@@ -2,7 +2,8 @@
 scenario by scenario, prints one Markdown table and writes it into bench/RESULTS.md.
 
 Servers: ours (`manage.py serve` on uvicorn, and on daphne), the socket.io 4.8 and
-python-socketio references in bench/reference/. Everything listens on 127.0.0.1 and every step has a time limit.
+python-socketio references in bench/reference/. Everything listens on 127.0.0.1 and every
+step has a time limit.
 """
 
 from __future__ import annotations
