@@ -50,11 +50,13 @@ def forwarded_client(scope: dict[str, Any], trusted: tuple[str, ...]) -> dict[st
     values = [value for name, value in headers if name == b"x-forwarded-for"]
     chain = [hop.strip() for value in values for hop in value.decode("latin-1").split(",")]
     chain = [hop for hop in chain if hop]
+    proto = next((value for name, value in headers if name == b"x-forwarded-proto"), b"")
+    if not chain and not proto:
+        return scope  # nothing to change: no copy kept per connection
     forwarded = dict(scope)
     if chain:
         client = next((hop for hop in reversed(chain) if not is_trusted(hop, trusted)), chain[0])
         forwarded["client"] = (client[:64], 0)
-    proto = next((value for name, value in headers if name == b"x-forwarded-proto"), b"")
     scheme = proto.strip().lower().decode("latin-1")
     if scheme in ("http", "https"):
         if scope["type"] == "websocket":
