@@ -26,13 +26,13 @@ def test_uvicorn_serves_tls_on_the_inherited_socket() -> None:
 
 
 def test_worker_commands() -> None:
-    uvicorn = asgiservers.worker_command("uvicorn", 5, tls=None, json_logs=True)
+    uvicorn = asgiservers.worker_command("uvicorn", 5, tls=None)
     assert uvicorn[1:] == ["-m", "realtime.asgiservers", "5"]
-    daphne = asgiservers.worker_command("daphne", 5, tls=None, json_logs=True)
+    daphne = asgiservers.worker_command("daphne", 5, tls=None)
     assert daphne[1:4] == ["-m", "daphne", "--fd"] and "--proxy-headers" not in daphne
     assert daphne[daphne.index("--verbosity") + 1] == "0"
     with pytest.raises(ValueError, match="unknown ASGI server"):
-        asgiservers.worker_command("gunicorn", 5, tls=None, json_logs=False)
+        asgiservers.worker_command("gunicorn", 5, tls=None)
 
 
 def test_connections_on_the_inherited_socket_have_nagle_off() -> None:

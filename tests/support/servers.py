@@ -89,9 +89,7 @@ class ServerProcess:
         log = self.log_path.open("ab")
         # bound here and inherited, as `serve` hands its socket to its workers
         with socket.create_server(("127.0.0.1", self.port), backlog=2048) as listener:
-            command = asgiservers.worker_command(
-                self.server, listener.fileno(), tls=None, json_logs=False
-            )
+            command = asgiservers.worker_command(self.server, listener.fileno(), tls=None)
             command[0] = PYTHON
             self.process = subprocess.Popen(
                 command,

@@ -89,8 +89,7 @@ class Command(BaseCommand):
         Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
 
     def worker_command(self, fd: int) -> list[str]:
-        json_logs = settings.LOG_FORMAT == "json"
-        return asgiservers.worker_command(self.server, fd, tls=self.tls, json_logs=json_logs)
+        return asgiservers.worker_command(self.server, fd, tls=self.tls)
 
 
 def _checked_tls(cert: str, key: str) -> tuple[str, str] | None:
