@@ -128,6 +128,7 @@ message_writer: GroupCommit[MessageRequest, MessageSent] = GroupCommit(
 
 
 def _store(requests: list[MessageRequest]) -> list[MessageSent | Exception]:
+    """Check each sender's membership, store the new messages once each, count them."""
     now = timezone.now()
     cids = list(dict.fromkeys(request.cid for request in requests))
     rows = [_Member(*row) for row in _locked_members(cids)]
@@ -218,9 +219,9 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
     own = Counter((message.conversation_id, message.sender_id) for message in new)
     delta: dict[int, int] = {}  # a row -> how much its unread count rises
     senders: dict[int, list[int]] = defaultdict(list)  # a rise -> the senders' rows
-    others: dict[int, list[int]] = defaultdict(list)  # a rise -> the conversations
+    by_rise: dict[int, list[int]] = defaultdict(list)  # a rise -> the conversations
     for cid in sent:
-        others[sent[cid]].append(cid)  # everyone but the senders: every message
+        by_rise[sent[cid]].append(cid)  # everyone but the senders: every message
         for row in of_conversation[cid]:
             delta[row.pk] = sent[cid] - own[(cid, row.uid)]
             if own[(cid, row.uid)]:
@@ -240,7 +241,7 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
     # by conversation, not by row: a statement's parameters grow with the batch, not with
     # the participants of its conversations
     all_senders = [pk for pks in senders.values() for pk in pks]
-    for up, cids in others.items():
+    for up, cids in by_rise.items():
         rows_of = Participant.objects.filter(conversation_id__in=cids).exclude(pk__in=all_senders)
         rows_of.update(unread_count=F("unread_count") + up, last_activity=now)
     for up, pks in senders.items():
