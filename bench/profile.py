@@ -1,4 +1,4 @@
-"""`bench/profile`: py-spy on one of our daphne workers while the load generator saturates
+"""`bench/profile`: py-spy on one of our uvicorn workers while the load generator saturates
 fan-out (scenario 2, or 4 with `--workers 2`); prints the top frames by own and total time.
 
 py-spy is a session tool, not a requirement: `.venv/bin/pip install py-spy` first.

@@ -7,7 +7,8 @@ and reconnecting, for `--seconds` (default 180). Then:
   user's presence `active`;
 - once every client has left: no LiveSocket row, every user `inactive` after the grace
   period, no socket or session in /metrics, each worker's asyncio tasks and channel-layer
-  groups and Redis's group keys back at their baseline, each worker's RSS near its baseline;
+  groups and Redis's group keys and subscribed channels back at their baseline, each
+  worker's RSS near its baseline;
 - every acked message stored once.
 
 `bench/soak.py [--seconds S] [--clients N] [--no-write]` prints a table and writes it into the
@@ -167,7 +168,7 @@ class Snapshot:
         return (
             f"RSS {rss} MB, tasks {tasks}, layer groups {groups}, sockets {self.sockets:.0f},"
             f" sessions {self.sessions:.0f}, LiveSocket rows {self.live_socket_rows},"
-            f" Redis group keys {self.redis_groups}"
+            f" Redis group keys + subscribed channels {self.redis_groups}"
         )
 
 
@@ -190,7 +191,9 @@ async def snapshot(serve: Serve, redis_client: Any) -> Snapshot:
         sockets=totals["socketio_sockets"],
         sessions=totals["engineio_sessions"],
         live_socket_rows=query(serve, "SELECT count(*) FROM presence_livesocket")[0][0],
-        redis_groups=sum(1 for _ in redis_client.scan_iter(match="asgi:group:*", count=1000)),
+        # the core layer's group keys, and the pub/sub layer's subscribed channels
+        redis_groups=sum(1 for _ in redis_client.scan_iter(match="asgi:group:*", count=1000))
+        + len(redis_client.pubsub_channels()),
     )
 
 
@@ -495,7 +498,7 @@ async def settled_checks(
         tasks_back(after, baseline),
     )
     checks.check(
-        "layer groups per worker, Redis group keys back to baseline",
+        "layer groups per worker, Redis group keys + subscribed channels back to baseline",
         f"{list(after.groups.values())}, {after.redis_groups} vs"
         f" {list(baseline.groups.values())}, {baseline.redis_groups}",
         after.groups == baseline.groups and after.redis_groups == baseline.redis_groups,
