@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -86,6 +86,7 @@ class Session:
         self._ws_send: WebSocketSend | None = None
         self._ws_writer: asyncio.Task[None] | None = None
         self._writing = False  # the writer runs eagerly right now (see _ensure_ws_writer)
+        self._write_now: Callable[[Frame], bool] | None = None  # the WebSocket's direct write
         self._probe_send: WebSocketSend | None = None  # a WebSocket probing an upgrade
         self._probe_settled: asyncio.Future[None] | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -326,6 +327,7 @@ class Session:
         self._probe_send = None
         self._settle_probe()
         self._ws_send = ws_send
+        self._write_now = getattr(ws_send, "write_now", None)
         if self._poll_waiter is not None and not self._poll_waiter.done():
             self._poll_waiter.set_result(None)  # the waiting GET ends with a NOOP
         if self._queue:
@@ -335,6 +337,12 @@ class Session:
         """Write what is queued now; only a write that has to wait leaves a task behind."""
         if self._writing or (self._ws_writer is not None and not self._ws_writer.done()):
             return  # the writer under way takes the new frames too
+        write_now, queue = self._write_now, self._queue
+        if write_now is not None:  # no coroutine at all while the connection takes frames
+            while queue and write_now(queue[0]):
+                self._queued_bytes -= len(queue.pop(0))
+            if not queue and self.state is SessionState.OPEN:
+                return
         self._writing = True
         try:
             self._ws_writer = run_eagerly(self._write_ws())

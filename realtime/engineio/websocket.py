@@ -11,6 +11,7 @@ from ..hub import get_hub
 from ..ids import PROCESS_ID, owner_of
 from .backlog import pending_bytes, protocol_of, transport_of
 from .cors import origin_allowed
+from .direct import direct_writer_of
 from .packets import EngineIOParseError, Frame, decode_packet
 from .server import EngineServer, header, parse_query
 from .session import SLOW_CLIENT_CLOSE_CODE, Session, Transport
@@ -30,7 +31,15 @@ class WebSocketChannel:
         self._protocol = protocol_of(send)
         self._transport = transport_of(send)
         self._max_backlog = max_backlog
+        self._direct = direct_writer_of(send)
         self.closed = False
+
+    def write_now(self, frame: Frame) -> bool:
+        """Write `frame` at once where the server allows it (realtime.engineio.direct); False:
+        nothing was written, send it through `__call__`."""
+        if self.closed or self._direct is None or not frame:
+            return False
+        return self._direct.write(frame)
 
     async def __call__(self, frame: Frame | None, code: int = 1000) -> None:
         if self.closed:

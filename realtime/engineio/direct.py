@@ -1,0 +1,70 @@
+"""WebSocket frames written straight to the connection, where the ASGI server allows it (uvicorn).
+
+Per frame, ASGI's `send` costs a coroutine, a message dict, uvicorn's checks and the websockets
+library's framing in Python: with the `send()` syscall, most of a fan-out's CPU. Frames from
+server to client are not masked, so framing one is a header before its bytes. Behind uvicorn's
+`send` (a bound method of its sans-I/O WebSocket protocol) is the transport: while the
+connection is open, has no extension (serve runs uvicorn without compression) and is writable
+(no backpressure), a frame is written to it directly, in order with everything uvicorn writes
+(the same loop, the same transport). Otherwise, and on any other server, frames go through ASGI
+`send` as always; realtime.engineio.session falls back by itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from websockets.protocol import State
+
+from .packets import Frame
+
+_TEXT, _BINARY = 0x81, 0x82  # FIN + opcode
+
+
+def ws_frame(frame: Frame) -> bytes:
+    """One unfragmented, unmasked WebSocket frame (RFC 6455 §5.2) carrying `frame`."""
+    if isinstance(frame, str):
+        opcode, payload = _TEXT, frame.encode()
+    else:
+        opcode, payload = _BINARY, bytes(frame)
+    length = len(payload)
+    if length < 126:
+        header = bytes((opcode, length))
+    elif length < 65_536:
+        header = struct.pack("!BBH", opcode, 126, length)
+    else:
+        header = struct.pack("!BBQ", opcode, 127, length)
+    return header + payload
+
+
+class DirectWriter:
+    """Writes frames to a uvicorn WebSocket connection's transport while that is safe."""
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def write(self, frame: Frame) -> bool:
+        """Write `frame` now; False (nothing written) when it must go through ASGI `send`."""
+        protocol = self.protocol
+        if (
+            protocol.close_sent
+            or protocol.disconnected
+            or not protocol.writable.is_set()
+            or protocol.conn.state is not State.OPEN
+            or protocol.conn.extensions
+        ):
+            return False
+        protocol.transport.write(ws_frame(frame))
+        return True
+
+
+def direct_writer_of(send: Any) -> DirectWriter | None:
+    """A DirectWriter for uvicorn's ASGI `send`, or None for anything else."""
+    protocol = getattr(send, "__self__", None)
+    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
+        return None
+    needed = ("close_sent", "disconnected", "writable", "conn", "transport")
+    if not all(hasattr(protocol, name) for name in needed):
+        return None  # another uvicorn than the one this was written for: ASGI only
+    return DirectWriter(protocol)
