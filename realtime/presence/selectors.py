@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from ..conf import realtime_settings
+from ..selectors import uids_among
 from .models import LiveSocket, PresenceStatus, ServerInstance, UserPresence
 
 
@@ -42,12 +43,8 @@ def user_has_live_socket(*, uid: str) -> bool:
 
 
 def users_with_live_socket(*, uids: list[str]) -> set[str]:
-    """Those of `uids` with a live socket on any instance, in a query per 500 users."""
-    live: set[str] = set()
-    for start in range(0, len(uids), 500):
-        rows = LiveSocket.objects.filter(uid__in=uids[start : start + 500])
-        live.update(uid for uid in rows.values_list("uid", flat=True).distinct() if uid)
-    return live
+    """Those of `uids` with a live socket on any instance."""
+    return uids_among(LiveSocket.objects.all(), uids)
 
 
 def live_instance_ids(*, since: dt.datetime) -> list[str]:

@@ -1,5 +1,6 @@
 """Reads of device tokens (sync ORM code)."""
 
+from ..selectors import uids_among
 from .models import DeviceToken
 
 
@@ -9,9 +10,5 @@ def user_device_tokens(*, uid: str) -> list[str]:
 
 
 def users_with_device_tokens(*, uids: list[str]) -> set[str]:
-    """Those of `uids` with a registered token, in a query per 500 users."""
-    found: set[str] = set()
-    for start in range(0, len(uids), 500):
-        rows = DeviceToken.objects.filter(uid__in=uids[start : start + 500])
-        found.update(rows.values_list("uid", flat=True).distinct())
-    return found
+    """Those of `uids` with a registered token."""
+    return uids_among(DeviceToken.objects.all(), uids)
