@@ -85,13 +85,17 @@ class LeadFinderEventSerializer(InputSerializer):
     event = serializers.ChoiceField(choices=SCRAPER_EVENTS)
 
 
-class DeliveredSerializer(serializers.Serializer):
-    """The answer of every emit: the envelope with `data.delivered`."""
-
+class EnvelopeSerializer(serializers.Serializer):
+    # the contract's success envelope, for the OpenAPI schema only (no docstring: the schema
+    # shows a subclass's own, or none)
     success = serializers.BooleanField()
     message = serializers.CharField()
-    # the envelope's own field; it shadows Serializer.data only in this schema-only class
+    # the envelope's own field; it shadows Serializer.data only in these schema-only classes
     data = serializers.DictField()  # type: ignore[assignment]
+
+
+class DeliveredSerializer(EnvelopeSerializer):
+    """The answer of every emit: the envelope with `data.delivered`."""
 
 
 class OnlineStateSerializer(serializers.Serializer):
@@ -123,8 +127,5 @@ class VisitorTokenSerializer(serializers.Serializer):
     ttl = serializers.IntegerField(min_value=60, max_value=MAX_VISITOR_TOKEN_TTL_S, default=3600)
 
 
-class VisitorTokenAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    # the envelope's own field; it shadows Serializer.data only in this schema-only class
-    data = serializers.DictField()  # type: ignore[assignment]
+class VisitorTokenAnswerSerializer(EnvelopeSerializer):
+    pass
