@@ -6,6 +6,8 @@ reports every worker's counters."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 
@@ -165,3 +167,30 @@ async def wait_for_push(group: ServeGroup) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no push counted: {label_sets(samples, 'push_notifications_total')}")
+
+
+def test_a_killed_worker_is_replaced_on_its_socket(
+    redis_server: RedisServer, server_database: str
+) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT): when one is killed, the
+    supervisor starts a new worker on that socket, and both sockets serve again."""
+    env = {"REDIS_URL": redis_server.url}
+    group = ServeGroup(workers=2, env=env, database=server_database).start()
+    try:
+        before = set(group.owners)
+        assert group.process is not None
+        workers = _children(group.process.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        group.owners = set()
+        group.wait_for_workers()  # handshakes answered by two processes again
+        assert len(group.owners) == 2 and group.owners != before, (before, group.owners)
+        assert workers[1] in _children(group.process.pid)  # the other one was left alone
+        assert "exited (-9); restarting" in group.log()
+    finally:
+        group.stop()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]

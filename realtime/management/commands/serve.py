@@ -1,8 +1,11 @@
-"""`manage.py serve`: N ASGI workers on one listening socket, supervised, stopped gracefully.
+"""`manage.py serve`: N ASGI workers on one port, supervised, stopped gracefully.
 
 The workers run uvicorn, or daphne with `--server daphne` (see realtime.asgiservers). The
-parent binds the port once and hands the socket to every worker (`--fd`); the kernel spreads
-connections over them. Workers share rooms through the channel layer, and any worker serves
+parent binds one SO_REUSEPORT socket per worker on the same port and hands each worker its own
+(`--fd`), so the kernel spreads new connections evenly over the workers. (With one socket
+shared by all, whichever worker wakes first accepts a whole burst: asyncio accepts until the
+backlog is empty.) A restarted worker takes over its predecessor's socket and the connections
+waiting in it. Workers share rooms through the channel layer, and any worker serves
 any request of any session (see realtime.engineio.forwarding), so no sticky sessions are
 needed. SIGTERM goes to every worker, which shuts down gracefully; a worker that dies on its
 own is restarted. With a certificate and key (`--tls-cert/--tls-key`, or TLS_CERT and TLS_KEY)
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -82,14 +86,30 @@ class Command(BaseCommand):
             logger.warning("REDIS_URL is not set: the in-memory layer serves one process only")
             workers = 1
         _prepare_metrics_dir()
-        listener = socket.create_server((host, port), backlog=2048)
-        listener.set_inheritable(True)
+        listeners = _listeners(host, port, workers)
         scheme = "https" if self.tls else "http"
         logger.info("serving %s on %s:%d with %d %s worker(s)", scheme, host, port, workers, server)
-        Supervisor(listener, workers, self.worker_command(listener.fileno())).run()
+        Supervisor(listeners, self.worker_command).run()
 
     def worker_command(self, fd: int) -> list[str]:
         return asgiservers.worker_command(self.server, fd, tls=self.tls)
+
+
+def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one (host, port), one per worker. Port 0 binds the first
+    socket to a free port and the others to the same one."""
+    listeners: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            listener = socket.create_server((host, port), backlog=2048, reuse_port=True)
+            listener.set_inheritable(True)
+            port = listener.getsockname()[1]
+            listeners.append(listener)
+    except OSError as exc:
+        for listener in listeners:
+            listener.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc}") from exc
+    return listeners
 
 
 def _checked_tls(cert: str, key: str) -> tuple[str, str] | None:
@@ -126,11 +146,11 @@ def _prepare_metrics_dir() -> None:
 
 
 class Supervisor:
-    """Keeps `count` workers running until SIGTERM/SIGINT, then stops them all gracefully."""
+    """Keeps a worker running on each listener until SIGTERM/SIGINT, then stops them all
+    gracefully. `command(fd)` is the command line of a worker serving the socket `fd`."""
 
-    def __init__(self, listener: socket.socket, count: int, command: list[str]) -> None:
-        self.listener = listener
-        self.count = count
+    def __init__(self, listeners: list[socket.socket], command: Callable[[int], list[str]]) -> None:
+        self.listeners = listeners
         self.command = command
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stopping = False
@@ -138,21 +158,20 @@ class Supervisor:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        self.workers = [self._spawn() for _ in range(self.count)]
+        self.workers = [self._spawn(listener) for listener in self.listeners]
         while not self.stopping:
             for index, worker in enumerate(self.workers):
                 if worker.poll() is not None and not self.stopping:
                     metrics.mark_process_dead(worker.pid)
                     logger.error("worker %d exited (%s); restarting", worker.pid, worker.returncode)
                     time.sleep(RESTART_DELAY_S)
-                    self.workers[index] = self._spawn()
+                    self.workers[index] = self._spawn(self.listeners[index])
             time.sleep(0.2)
         self._wait_for_workers()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            self.command, pass_fds=(self.listener.fileno(),), env=_worker_environment()
-        )
+    def _spawn(self, listener: socket.socket) -> subprocess.Popen[bytes]:
+        fd = listener.fileno()
+        return subprocess.Popen(self.command(fd), pass_fds=(fd,), env=_worker_environment())
 
     def _stop(self, signum: int, frame: Any) -> None:
         self.stopping = True
@@ -161,10 +180,11 @@ class Supervisor:
                 worker.send_signal(signal.SIGTERM)
 
     def _wait_for_workers(self) -> None:
-        # no worker is started any more: without this copy the socket closes as soon as the
-        # last worker stops listening, so new connections are refused (a load balancer tries
+        # no worker is started any more: without these copies a socket closes as soon as its
+        # worker stops listening, so new connections are refused (a load balancer tries
         # another server) instead of waiting unanswered in the backlog until every worker left
-        self.listener.close()
+        for listener in self.listeners:
+            listener.close()
         deadline = time.monotonic() + float(realtime_settings.SHUTDOWN_TIMEOUT_S) + 2.0
         for worker in self.workers:
             try:
