@@ -11,8 +11,10 @@ django.setup(set_prefix=False)  # as get_asgi_application() does, for Django's h
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from config.handler import ASGIHandler  # noqa: E402  (no thread hop for a loop-only request)
+from emit_api.fastpath import EmitFastPath  # noqa: E402
 from realtime.asgi import build_application  # noqa: E402  (needs Django set up first)
 
 django_asgi_app = ASGIHandler()
 # /static/ (the admin's and the API docs' assets) from the apps, with or without DEBUG
-application = build_application(ASGIStaticFilesHandler(django_asgi_app))
+# REST emits that will succeed are answered in front of Django (emit_api.fastpath)
+application = build_application(EmitFastPath(ASGIStaticFilesHandler(django_asgi_app)))

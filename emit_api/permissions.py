@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Callable
 
 from django.conf import settings
 from rest_framework.exceptions import NotAuthenticated
@@ -20,23 +21,32 @@ class InternalAccess(BasePermission):
     comparison); with it unset, only loopback clients. Refusals are 401."""
 
     def has_permission(self, request, view) -> bool:
-        keys = internal_api_keys()
-        if keys:
-            provided = _presented_key(request).encode()
-            if any(hmac.compare_digest(provided, key.encode()) for key in keys):
-                return True
-            raise NotAuthenticated("a valid x-internal-key header is required")
-        if _is_loopback(request.META.get("REMOTE_ADDR", "")):
-            return True
-        raise NotAuthenticated("only loopback clients may call without INTERNAL_API_KEY")
+        refusal = access_refusal(request.headers.get, request.META.get("REMOTE_ADDR", ""))
+        if refusal is not None:
+            raise NotAuthenticated(refusal)
+        return True
 
 
-def _presented_key(request) -> str:
+def access_refusal(header: Callable[[str], str | None], remote_addr: str) -> str | None:
+    """Why a caller with these headers (`header(name)`, any case) and this address may not
+    call the API; None if it may."""
+    keys = internal_api_keys()
+    if keys:
+        provided = _presented_key(header).encode()
+        if any(hmac.compare_digest(provided, key.encode()) for key in keys):
+            return None
+        return "a valid x-internal-key header is required"
+    if _is_loopback(remote_addr):
+        return None
+    return "only loopback clients may call without INTERNAL_API_KEY"
+
+
+def _presented_key(header: Callable[[str], str | None]) -> str:
     """`x-internal-key`, or a bearer token (what Prometheus and most tools can send)."""
-    key = request.headers.get("x-internal-key")
+    key = header("x-internal-key")
     if key is not None:
         return key
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = (header("authorization") or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 

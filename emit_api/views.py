@@ -75,13 +75,18 @@ class BaseEmitView(AsyncInternalView):
 
     async def post(self, request: Request, event: str, **path: str) -> Response:
         data = self.validated_input(request, event=event, **path)
-        count = await self.service(
-            **{self.target: data.validated_data[self.target]},
+        return delivered(await self.emit(data, self.json_body(request)))
+
+    @classmethod
+    async def emit(cls, data: serializers.NamespaceQuerySerializer, payload: Any) -> int:
+        """Emit the request's event: `data` is its valid input serializer (emit_api.fastpath
+        calls this too)."""
+        return await cls.service(
+            **{cls.target: data.validated_data[cls.target]},
             event=data.validated_data["event"],
-            payload=self.json_body(request),
+            payload=payload,
             namespace=data.validated_namespace(),
         )
-        return delivered(count)
 
 
 def emit_schema(summary: str) -> Any:

@@ -1,0 +1,232 @@
+"""The REST emits' fast path: an emit that will succeed is answered without Django's request
+cycle; every other request goes to Django unchanged.
+
+`POST /emit/...` is the service's hottest HTTP call (other services notify users through it).
+Through Django and DRF it costs ~0.9 ms of CPU, most of it the framework's (request objects,
+middleware, content negotiation, rendering) rather than the emit's. This ASGI middleware takes
+such a request only when it can tell that Django would answer 200: the route resolved by Django's
+own resolver, the host allowed, the access policy of the API (`access_refusal`), the view's own
+input serializer, a JSON body within MAX_PAYLOAD; then it calls the view's service and answers
+with the same status, headers and body. Anything else (another method or route, a refusal, an
+invalid name, a body it cannot parse, a `format` or an `Accept` it does not know, HTTPS
+redirects or HSTS configured...) goes to Django with the body replayed, so every error answer
+still comes from the views.
+tests/emit_api/test_fastpath.py holds the two paths to the same answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.urls import Resolver404, get_resolver
+from rest_framework.renderers import JSONRenderer
+
+from realtime import metrics
+from realtime.conf import realtime_settings
+from realtime.envelope import success
+
+from .exceptions import envelope_exception_handler
+from .permissions import access_refusal
+from .views import BaseEmitView
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Any  # Django's handlers type their messages as Mapping
+
+JSON_TYPES = {b"application/json", b"application/json; charset=utf-8"}
+ACCEPTED = {"*/*", "application/*", "application/json"}  # what DRF's JSONRenderer answers
+
+
+class EmitFastPath:
+    """ASGI middleware in front of Django (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.renderer = JSONRenderer()
+        # read once, as SecurityMiddleware reads them when Django loads its middleware
+        self.security_headers = _security_headers()
+        # HTTPS redirects and HSTS depend on how Django sees the scheme: leave them to it
+        self.https_rules = bool(settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        if not scope["path"].startswith("/emit/"):
+            return await self.app(scope, receive, send)
+        request = None if self.https_rules else _checked_request(scope)
+        if request is None:
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        route, view, serializer, length = request
+        read = await _read_body(receive, length)
+        if read is None:  # the client left: nobody to answer
+            return None
+        body, more = read
+        payload = _payload(body) if not more else _UNPARSED
+        if payload is _UNPARSED:  # Django answers (413, 400...) from the same bytes
+            return await self.app(scope, _replay(body, more, receive), send)
+        try:
+            status, answer = 200, success({"delivered": await view.emit(serializer, payload)})
+        except Exception as exc:  # what the view would answer (the handler logs the unexpected)
+            response = envelope_exception_handler(exc, {"view": view})
+            status, answer = response.status_code, response.data
+        await self._answer(send, status, self.renderer.render(answer))
+        metrics.API_REQUESTS.labels(route, str(status)).inc()
+        metrics.API_LATENCY.labels(route).observe(time.perf_counter() - started)
+
+    async def _answer(self, send: Send, status: int, body: bytes) -> None:
+        # X-Frame-Options is read per answer, as XFrameOptionsMiddleware reads it
+        frame_options = getattr(settings, "X_FRAME_OPTIONS", "DENY").upper().encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"allow", b"POST, OPTIONS"),
+            (b"x-frame-options", frame_options),
+            *self.security_headers,
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+_UNPARSED = object()
+
+
+def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] | None:
+    """(route, view, valid input serializer, body length) of an emit Django would accept up
+    to its body; None for anything else."""
+    if scope.get("root_path"):
+        return None
+    headers = _headers(scope)
+    if headers is None or not _host_allowed(headers.get("host")):
+        return None
+    length = headers.get("content-length", "")
+    if not length.isdigit() or int(length) > int(realtime_settings.MAX_PAYLOAD):
+        return None
+    # DRF's parser matches the media type case-sensitively, and decodes by the charset
+    if int(length) and headers.get("content-type", "").encode() not in JSON_TYPES:
+        return None
+    if not _accepts_json(headers.get("accept")):
+        return None
+    client = scope.get("client")
+    if access_refusal(headers.get, client[0] if client else "") is not None:
+        return None
+    try:
+        match = get_resolver().resolve(scope["path"])
+    except Resolver404:
+        return None
+    view = getattr(match.func, "view_class", None)
+    if not (isinstance(view, type) and issubclass(view, BaseEmitView)):
+        return None
+    query = _query(scope)
+    if query is None or "format" in query:  # DRF's format override picks a renderer
+        return None
+    serializer = view.input_serializer_class(data={**query, **match.kwargs})
+    if not serializer.is_valid():
+        return None
+    return match.route, view, serializer, int(length)
+
+
+def _headers(scope: Scope) -> dict[str, str] | None:
+    """The request headers by lower-case name; None when a name repeats (Django joins those)."""
+    headers = {name.decode("latin-1").lower(): v.decode("latin-1") for name, v in scope["headers"]}
+    return headers if len(headers) == len(scope["headers"]) else None
+
+
+def _host_allowed(host: str | None) -> bool:
+    """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise)."""
+    if host is None or settings.USE_X_FORWARDED_HOST:
+        return False
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _accepts_json(accept: str | None) -> bool:
+    """Whether DRF would answer plain JSON (with parameters, e.g. `indent`, let it decide)."""
+    if accept is None:
+        return True
+    if ";" in accept:
+        return False
+    return any(part.strip() in ACCEPTED for part in accept.split(","))
+
+
+def _query(scope: Scope) -> dict[str, str] | None:
+    """`request.query_params.dict()`: the last value of each name; None where Django would
+    parse differently or refuse."""
+    try:
+        pairs = parse_qsl(
+            scope.get("query_string", b"").decode(),
+            keep_blank_values=True,
+            max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+        )
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    return dict(pairs)
+
+
+def _security_headers() -> list[tuple[bytes, bytes]]:
+    """The headers SecurityMiddleware adds to an API answer (HSTS aside)."""
+    headers = []
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        values = [v.strip() for v in policy.split(",")] if isinstance(policy, str) else policy
+        headers.append((b"referrer-policy", ",".join(values).encode()))
+    opener_policy = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+    if opener_policy:
+        headers.append((b"cross-origin-opener-policy", opener_policy.encode()))
+    return headers
+
+
+async def _read_body(receive: Receive, length: int) -> tuple[bytes, bool] | None:
+    """Up to `length` bytes of the body: (what was read, whether more was announced); None
+    when the client disconnected."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+        if size > length:
+            return b"".join(chunks), True
+
+
+def _payload(body: bytes) -> Any:
+    """The emit's payload as the view reads it (`{}` for an empty body); _UNPARSED where
+    orjson refuses what Python's json might accept (Django then decides)."""
+    if not body.strip():
+        return {}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _UNPARSED
+
+
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+    """A `receive` that gives Django the body read so far, then the rest of the request."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": more}
+
+    return replay
