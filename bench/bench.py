@@ -361,7 +361,9 @@ def scenario_cluster(ctx: Context, kinds: list[str]) -> None:
             ctx.results.setdefault("cluster", {})[kind] = loadgen(spec, 240)
 
 
-def mint_tokens(path: Path, users: int) -> None:
+def mint_tokens(path: Path, users: int, team: int) -> None:
+    """Tokens of `users` users in teams of `team`, each team an account of its own (the
+    load generator makes one conversation per team)."""
     import jwt
 
     exp = int(time.time()) + 3600
@@ -369,7 +371,12 @@ def mint_tokens(path: Path, users: int) -> None:
         {
             "uid": f"bench-u{i}",
             "token": jwt.encode(
-                {"uid": f"bench-u{i}", "account_id": "bench", "scope": "conversation", "exp": exp},
+                {
+                    "uid": f"bench-u{i}",
+                    "account_id": f"bench-a{i // team}",
+                    "scope": "conversation",
+                    "exp": exp,
+                },
                 JWT_SECRET,
                 algorithm="HS256",
             ),
@@ -392,7 +399,7 @@ def conversation_server(ctx: Context, users: int) -> Iterator[tuple[Server, Path
     }
     migrate(env)
     tokens = ctx.workdir / "tokens.json"
-    mint_tokens(tokens, users)
+    mint_tokens(tokens, users, ctx.plan["members"])
     server = start_ours("ours", 1, env, ctx.workdir)
     try:
         yield server, tokens

@@ -277,18 +277,19 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
 
 
 def _totals(rows: list[_Member], cids: set[int]) -> dict[tuple[str, str], int]:
-    """Each participant of `cids`' unread count over every conversation of their account."""
-    totals: dict[tuple[str, str], int] = {}
-    for account_id in {row.account_id for row in rows if row.cid in cids}:
-        users = Participant.objects.filter(conversation_id__in=list(cids)).values("uid")
-        sums = (
-            Participant.objects.filter(account_id=account_id, uid__in=users)
-            .values("uid")
-            .annotate(total=Sum("unread_count"))
-            .values_list("uid", "total")
-        )
-        totals.update({(account_id, uid): total for uid, total in sums})
-    return totals
+    """Each participant of `cids`' unread count over every conversation of their account, in
+    one query whatever the number of accounts in the batch."""
+    accounts = {row.account_id for row in rows if row.cid in cids}
+    if not accounts:
+        return {}
+    users = Participant.objects.filter(conversation_id__in=list(cids)).values("uid")
+    sums = (
+        Participant.objects.filter(account_id__in=accounts, uid__in=users)
+        .values("account_id", "uid")
+        .annotate(total=Sum("unread_count"))
+        .values_list("account_id", "uid", "total")
+    )
+    return {(account_id, uid): total for account_id, uid, total in sums}
 
 
 def _events(

@@ -25,8 +25,10 @@ def create(uid: str, users: list[str], account_id: str = "acme") -> int:
     return int(services.conversation_create(uid=uid, account_id=account_id, users=users)["_id"])
 
 
-def request(cid: int, uid: str, content: str = "hi", **fields) -> MessageRequest:
-    return MessageRequest(cid=cid, uid=uid, account_id="acme", content=content, **fields)
+def request(
+    cid: int, uid: str, content: str = "hi", account_id: str = "acme", **fields
+) -> MessageRequest:
+    return MessageRequest(cid=cid, uid=uid, account_id=account_id, content=content, **fields)
 
 
 def vars_of(message: MessageRequest) -> dict:
@@ -86,6 +88,24 @@ def test_a_batch_answers_each_request_and_counts_as_if_sent_one_by_one(emitted) 
         ("user:alice", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
         ("user:carol", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
         ("user:bob", {"cid": str(second), "unread_count": 1, "total_unread": 3}),
+    ]
+
+
+def test_a_batch_over_several_accounts_counts_each_account_apart(emitted) -> None:
+    """The same user ids in two accounts: each counter's total is over its own account."""
+    ours = create("alice", ["bob"])
+    theirs = create("alice", ["bob"], account_id="other")
+    older = create("alice", ["bob"], account_id="other")
+    services.messages_send([request(older, "alice", "before", account_id="other")])
+    emitted.clear()
+
+    services.messages_send(
+        [request(ours, "alice", "one"), request(theirs, "alice", "two", account_id="other")]
+    )
+
+    assert counters(emitted) == [
+        ("user:bob", {"cid": str(ours), "unread_count": 1, "total_unread": 1}),
+        ("user:bob", {"cid": str(theirs), "unread_count": 1, "total_unread": 2}),
     ]
 
 
