@@ -16,6 +16,7 @@ value a handler returns is the ack (a tuple for several ack arguments). The fixe
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -129,8 +130,15 @@ class NamespaceConsumer:
         self._runner: asyncio.Task[None] | None = None
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._next_ack_id = 0
-        self.throttles = [throttle() for throttle in self.throttle_classes]
-        self.abuse = AbuseCounter()
+
+    # made on the socket's first event: many sockets never send one, and connects are hot
+    @functools.cached_property
+    def throttles(self) -> list[BaseThrottle]:
+        return [throttle() for throttle in self.throttle_classes]
+
+    @functools.cached_property
+    def abuse(self) -> AbuseCounter:
+        return AbuseCounter()
 
     # ----- hooks a subclass overrides --------------------------------------------------
 

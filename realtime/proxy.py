@@ -39,12 +39,17 @@ def is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
     return any(ip in network for network in _networks(trusted))
 
 
+# the peer's address is checked on every connection: cached (real addresses only, never the
+# header's hops, which a client chooses)
+_peer_is_trusted = functools.lru_cache(maxsize=1024)(is_trusted)
+
+
 def forwarded_client(scope: dict[str, Any], trusted: tuple[str, ...]) -> dict[str, Any]:
     """`scope` as a trusted proxy describes it: the client is the right-most address of
     X-Forwarded-For that is not itself a trusted proxy (those left of it are the client's own
     word), the scheme is X-Forwarded-Proto's. Unchanged when the peer is no trusted proxy."""
     peer = scope.get("client")
-    if not peer or not is_trusted(str(peer[0]), trusted):
+    if not peer or not _peer_is_trusted(str(peer[0]), trusted):
         return scope
     headers = scope.get("headers", ())
     values = [value for name, value in headers if name == b"x-forwarded-for"]
