@@ -43,5 +43,5 @@ class RequestMetricsMiddleware:
 def _record(request: HttpRequest, response: HttpResponse, started: float) -> None:
     match = getattr(request, "resolver_match", None)
     route = match.route if match is not None else "unmatched"
-    metrics.API_REQUESTS.labels(route, str(response.status_code)).inc()
-    metrics.API_LATENCY.labels(route).observe(time.perf_counter() - started)
+    metrics.child(metrics.API_REQUESTS, route, str(response.status_code)).inc()
+    metrics.child(metrics.API_LATENCY, route).observe(time.perf_counter() - started)

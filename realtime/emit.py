@@ -40,7 +40,7 @@ async def emit(
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
     frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
-    metrics.EVENTS_OUT.labels(namespace, event).inc()
+    metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
     rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
     return await get_hub().broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids))
 

@@ -221,7 +221,7 @@ class Hub:
         for socket in targets:
             socket.deliver(frames)
         if targets:
-            metrics.DELIVERIES.labels(namespace).inc(len(targets))
+            metrics.child(metrics.DELIVERIES, namespace).inc(len(targets))
         return len(targets)
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:

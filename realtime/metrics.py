@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,6 +59,21 @@ LAYER_GROUPS = Gauge(
     "channel_layer_groups", "Channel-layer groups the process is in", multiprocess_mode="liveall"
 )
 SAMPLE_S = 1.0
+MAX_CHILDREN = 10_000  # a bound on the cache below, whatever the label values turn out to be
+
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, cached: prometheus_client takes a lock and checks the values
+    on every call, and the hot paths (each broadcast, event and REST emit) count this way."""
+    key = (metric, *labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= MAX_CHILDREN:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 
 def sample_process(loop: asyncio.AbstractEventLoop, groups: Callable[[], int]) -> None:

@@ -180,7 +180,7 @@ class NamespaceConsumer:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved Socket.IO event name")
         frames = frames_for(Packet(PacketType.EVENT, self.namespace, [event, *args]))
-        metrics.EVENTS_OUT.labels(self.namespace, event).inc()
+        metrics.child(metrics.EVENTS_OUT, self.namespace, event).inc()
         if to is None:
             self.deliver(frames)
             return
@@ -308,7 +308,8 @@ class NamespaceConsumer:
         (what it stores is kept, as when the reference server dispatches on arrival); only
         its ack has nowhere to go."""
         method = self.handlers.get(handler_name(event))
-        metrics.EVENTS_IN.labels(self.namespace, method[3:] if method else "unhandled").inc()
+        handled = method[3:] if method else "unhandled"
+        metrics.child(metrics.EVENTS_IN, self.namespace, handled).inc()
         try:
             if method is None:
                 result = await self.on_event(event, *args)
