@@ -108,7 +108,7 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] |
     if headers is None or not _host_allowed(headers.get("host")):
         return None
     length = headers.get("content-length", "")
-    if not length.isdigit() or int(length) > int(realtime_settings.MAX_PAYLOAD):
+    if not length.isdigit() or int(length) > _body_limit():
         return None
     # DRF's parser matches the media type case-sensitively, and decodes by the charset
     if int(length) and headers.get("content-type", "").encode() not in JSON_TYPES:
@@ -132,6 +132,13 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] |
     if not serializer.is_valid():
         return None
     return match.route, view, serializer, int(length)
+
+
+def _body_limit() -> int:
+    """MAX_PAYLOAD, or Django's own limit on a body read into memory when that is lower."""
+    limit = int(realtime_settings.MAX_PAYLOAD)
+    django_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit if django_limit is None else min(limit, int(django_limit))
 
 
 def _headers(scope: Scope) -> dict[str, str] | None:

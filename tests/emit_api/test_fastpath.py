@@ -159,6 +159,12 @@ async def test_a_body_over_max_payload_goes_to_django() -> None:
     assert (status, served_fast) == (413, False)
 
 
+async def test_a_body_over_djangos_memory_limit_goes_to_django() -> None:
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=100):
+        (status, _, _), served_fast = await both("/emit/u1/hello", body=b'"' + b"x" * 200 + b'"')
+    assert (status, served_fast) == (413, False)
+
+
 async def test_the_internal_key_is_checked_as_the_views_check_it() -> None:
     key = [(b"x-internal-key", b"k-2")]
     with override_settings(INTERNAL_API_KEYS=["k-1", "k-2"]):
