@@ -53,14 +53,14 @@ def _daphne_command(fd: int, *, tls: tuple[str, str] | None) -> list[str]:
     ]  # fmt: skip
 
 
-def uvicorn_config(fd: int, tls: tuple[str, str] | None = None) -> Any:
+def uvicorn_config(fd: int, tls: tuple[str, str] | None = None, app: Any = APPLICATION) -> Any:
     """The uvicorn configuration of one worker (imports the application when loaded)."""
     import uvicorn
 
     from .conf import realtime_settings
 
     return uvicorn.Config(
-        APPLICATION,
+        app,
         fd=fd,
         loop="uvloop",
         http="httptools",

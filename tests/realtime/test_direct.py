@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
@@ -38,3 +40,46 @@ def test_only_uvicorns_send_has_a_direct_writer() -> None:
 
     assert direct_writer_of(send) is None
     assert direct_writer_of(None) is None
+
+
+async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> None:
+    """The uvicorn that `serve` runs, configured as `serve` configures it, still exposes what
+    the direct writes need: else every frame would silently take the slower ASGI path."""
+    import asyncio
+    import socket
+
+    import uvicorn
+    import websockets
+
+    from realtime import asgiservers
+
+    written: list[bool] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        writer = direct_writer_of(send)
+        written.append(writer is not None and writer.write("direct"))
+        await send({"type": "websocket.send", "text": "through ASGI"})
+        written.append(writer is not None and writer.write(b"\x01binary"))
+        await receive()  # websocket.disconnect
+
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    config = asgiservers.uvicorn_config(listening.fileno(), app=app)
+    config.lifespan = "off"
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+            received = [await asyncio.wait_for(client.recv(), 5) for _ in range(3)]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+        listening.close()
+    assert written == [True, True]
+    assert received == ["direct", "through ASGI", b"\x01binary"]
