@@ -9,8 +9,8 @@ as they are.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import secrets
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,10 @@ class Hub:
         self.rooms: dict[RoomKey, set[NamespaceConsumer]] = defaultdict(set)
         self._groups: dict[str, asyncio.Future[None]] = {}
         self._discards: dict[str, asyncio.TimerHandle] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # a broadcast's id: a number unique in this process (no random bytes per broadcast);
+        # with its origin, unique across processes
+        self._broadcast_ids = itertools.count()
         self._refresher: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
@@ -194,7 +197,7 @@ class Hub:
         message = {
             "type": "sio.broadcast",
             "origin": PROCESS_ID,
-            "id": secrets.token_hex(8),
+            "id": next(self._broadcast_ids),
             "ns": namespace,
             "rooms": rooms,
             "except_rooms": exclude_rooms,
@@ -225,7 +228,8 @@ class Hub:
         return len(targets)
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:
-        if message["origin"] == PROCESS_ID or self._already_seen(message["id"]):
+        origin = message["origin"]
+        if origin == PROCESS_ID or self._already_seen((origin, message["id"])):
             return  # delivered locally when it was emitted, or via another of its rooms
         self._deliver(
             message["ns"],
@@ -235,7 +239,7 @@ class Hub:
             message["except_sids"],
         )
 
-    def _already_seen(self, broadcast_id: str) -> bool:
+    def _already_seen(self, broadcast_id: tuple[str, int]) -> bool:
         """A broadcast to several rooms arrives once per group; deliver it only once."""
         if broadcast_id in self._seen:
             return True
