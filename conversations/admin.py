@@ -57,8 +57,8 @@ class MessageInline(admin.TabularInline):
     ordering = ("-id",)
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        formset = super().get_formset(request, obj, **kwargs)
-        formset.request = request
+        formset: Any = super().get_formset(request, obj, **kwargs)
+        formset.request = request  # PagedInlineFormSet pages by the request's query
         return formset
 
 

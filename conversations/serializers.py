@@ -149,9 +149,11 @@ class SnoozePayload(StatePayload):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         until = attrs.get("until")
-        if attrs["value"] and until is None:
+        if not attrs["value"]:
+            return attrs
+        if until is None:
             raise serializers.ValidationError({"until": ["Required to snooze."]})
-        if attrs["value"] and until <= timezone.now():
+        if until <= timezone.now():
             raise serializers.ValidationError({"until": ["Must be in the future."]})
         return attrs
 

@@ -7,7 +7,7 @@ validates its payload, calls one service or selector off the event loop and acks
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from channels.db import database_sync_to_async
 
@@ -112,7 +112,13 @@ class ProspectEventsMixin:
         return success({"message": message})
 
 
-class LiveVisitorMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for the type checker only
+    from conversations.consumers import ConversationConsumer as _LiveBase
+else:
+    _LiveBase = object
+
+
+class LiveVisitorMixin(_LiveBase):
     """A live-chat visitor on `/v1/conversation/live` (contract §2): `join`, `message`,
     `typing` and `read` in its own conversation, the one its token names; every other event,
     known or not, is FORBIDDEN. Users keep the team's handlers of those four events.
@@ -125,14 +131,11 @@ class LiveVisitorMixin:
     - `read {cid, message_id?}` → `{cid, unread_count: 0}`; participants get `prospect_read`.
     """
 
-    identity: Any
-    handlers: dict[str, str]
-    typing: TypingTracker
-
     async def on_connect(self, auth: dict[str, Any]) -> None:
         await super().on_connect(auth)
         if isinstance(self.identity, VisitorIdentity):
-            self.handlers = {name: name for name in VISITOR_HANDLERS}  # this socket's table
+            # this socket's own table, over the class's: a visitor has four events
+            self.handlers = {name: name for name in VISITOR_HANDLERS}  # type: ignore[misc]
             self.typing = TypingTracker(
                 self.identity.uid, broadcast=prospect_events.typing_broadcast
             )

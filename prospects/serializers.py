@@ -34,7 +34,8 @@ class AddConversationPayload(Payload):
 class CommunicationPayload(ConversationPayload):
     """`prospect_message {cid, data, client_msg_id?}`: a staff user's OUTGOING message."""
 
-    data = serializers.DictField()
+    # the contract's field; it shadows Serializer.data, which these payloads never read
+    data = serializers.DictField()  # type: ignore[assignment]
     client_msg_id = serializers.CharField(max_length=128, required=False, allow_null=True)
 
     def validate_data(self, value: dict[str, Any]) -> dict[str, Any]:
