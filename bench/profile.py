@@ -1,5 +1,7 @@
 """`bench/profile`: py-spy on one of our uvicorn workers while the load generator saturates
-fan-out (scenario 2, or 4 with `--workers 2`); prints the top frames by own and total time.
+fan-out (scenario 2, or 4 with `--workers 2`), REST emits, `message` (scenario 5) or connects
+(`--kind storm`: storms of `--clients`, one after another); prints the top frames by own and
+total time.
 
 py-spy is a session tool, not a requirement: `.venv/bin/pip install py-spy` first.
 """
@@ -10,6 +12,7 @@ import argparse
 import contextlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,12 +90,28 @@ def record(
     thread.join(240)
 
 
+def record_storms(py_spy: str, pid: int, spec: dict, result: dict, storms: int, raw: Path) -> None:
+    """py-spy over `storms` connect storms in a row (each connects, holds, disconnects)."""
+    spy = subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--duration", "600", "--rate", "250",
+         "--format", "raw", "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        rates = [loadgen(spec, 120)["connect"]["connectsPerS"] for _ in range(storms)]
+        result["runs"] = [{"connectsPerS": sum(rates) / len(rates)}]
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it has when interrupted
+        spy.wait(60)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=1, help="2: on redis (scenario 4)")
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--kind", default="fanout", choices=["fanout", "rest", "message"])
+    parser.add_argument("--kind", default="fanout", choices=["fanout", "rest", "message", "storm"])
+    parser.add_argument("--storms", type=int, default=5, help="with --kind storm")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
     args = parser.parse_args()
@@ -111,6 +130,10 @@ def main() -> int:
         with conversation_server(ctx, args.clients) as (server, tokens):
             spec = {**message_spec(ctx, server, tokens, args.clients), "runs": [run]}
             record(py_spy, server.pids[0], spec, result, args.seconds, raw, 8)
+    elif args.kind == "storm":  # scenario 1: connects, one process
+        with running("ours", 1, None, ctx) as server:
+            spec = {**base_spec(server, ctx, args.clients), "scenario": "storm", "holdS": 1}
+            record_storms(py_spy, server.pids[0], spec, result, args.storms, raw)
     else:
         redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((0, 0))
         with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
@@ -121,6 +144,7 @@ def main() -> int:
     print(
         f"load during the profile: {runs[0].get('deliveriesPerS', 0):,.0f} deliveries/s, "
         f"{runs[0].get('requestsPerS', 0):,.0f} requests/s, {runs[0].get('acks', 0)} acks, "
+        f"{runs[0].get('connectsPerS', 0):,.0f} connects/s, "
         f"server CPU {runs[0].get('serverCpu')}, other CPU {runs[0].get('otherCpu')}"
     )
     print(top_frames(raw, args.top))

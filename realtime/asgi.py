@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.routing import ProtocolTypeRouter
 from django.utils.module_loading import import_string
 
 from . import shutdown
@@ -39,9 +38,13 @@ def engine_server_for(target: NamespaceRouter | HandlerFactory, mount: str) -> E
 
 
 class MountRouter:
-    """Sends HTTP and WebSocket requests under a mount path to its Engine.IO server."""
+    """Sends HTTP and WebSocket requests under a mount path to its Engine.IO server, other
+    HTTP requests to `fallback` (Django), and refuses other WebSockets.
 
-    def __init__(self, mounts: dict[str, EngineServer], fallback: ASGIApp | None) -> None:
+    It dispatches on the scope type itself (no ProtocolTypeRouter in front): every level of
+    ASGI application is a coroutine that each resumption of a connection passes through."""
+
+    def __init__(self, mounts: dict[str, EngineServer], fallback: ASGIApp) -> None:
         self.mounts = [(path.rstrip("/"), server) for path, server in mounts.items()]
         self.fallback = fallback
 
@@ -57,14 +60,17 @@ class MountRouter:
         if not hub.link.is_ready:  # once: other processes may be told our sessions' ids
             await hub.link.ready(LAYER_READY_TIMEOUT_S)
         shutdown.install()
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            raise ValueError(f"no application for ASGI scope type {kind!r}")
         server = self.server_for(scope["path"])
-        if server is not None and scope["type"] == "http":
+        if server is not None and kind == "http":
             await handle_polling(server, scope, receive, send)
-        elif server is not None and scope["type"] == "websocket":
+        elif server is not None:
             await handle_websocket(server, scope, receive, send)
-        elif self.fallback is not None:
+        elif kind == "http":
             await self.fallback(scope, receive, send)
-        elif scope["type"] == "websocket":
+        else:
             await receive()
             await send({"type": "websocket.close", "code": 1008})
 
@@ -76,10 +82,5 @@ def build_application(django_app: ASGIApp) -> ASGIApp:
         for path, target in realtime_settings.MOUNTS.items()
     }
     forwarding.install()
-    router = ProtocolTypeRouter(
-        {
-            "http": MountRouter(mounts, django_app),
-            "websocket": MountRouter(mounts, None),
-        }
-    )
-    return ProxyHeadersMiddleware(router)  # the client address every layer below sees
+    # the client address every layer below sees
+    return ProxyHeadersMiddleware(MountRouter(mounts, django_app))

@@ -35,13 +35,28 @@ class ResolvedNamespace:
     kwargs: dict[str, Any]
 
 
+MAX_RESOLVED = 1024  # namespaces remembered: clients name them, so the memory is bounded
+
+
 class NamespaceRouter:
-    """Finds the consumer class for a namespace; the first matching route wins."""
+    """Finds the consumer class for a namespace; the first matching route wins. Answers are
+    remembered (every connect resolves its namespace); their `kwargs` are not to be mutated."""
 
     def __init__(self, routes: list[NamespaceRoute]) -> None:
         self.routes = list(routes)
+        self._resolved: dict[str, ResolvedNamespace | None] = {}
 
     def resolve(self, path: str) -> ResolvedNamespace | None:
+        try:
+            return self._resolved[path]
+        except KeyError:
+            pass
+        if len(self._resolved) >= MAX_RESOLVED:
+            self._resolved.clear()
+        resolved = self._resolved[path] = self._match(path)
+        return resolved
+
+    def _match(self, path: str) -> ResolvedNamespace | None:
         for route in self.routes:
             match = route.pattern.fullmatch(path)
             if match is not None:

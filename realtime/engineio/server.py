@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -17,10 +18,23 @@ from .session import Session, SessionHandler, Transport
 HandlerFactory = Callable[[Session], SessionHandler]
 
 
+MAX_CACHED_QUERY = 200  # bytes: a connect's query is the same for most clients; keep it short
+
+
 def parse_query(scope: dict[str, Any]) -> dict[str, str]:
     """The query string as single values (the first of repeated keys)."""
-    raw = scope.get("query_string", b"").decode("latin-1")
-    return {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+    raw = scope.get("query_string", b"")
+    if len(raw) <= MAX_CACHED_QUERY:
+        return dict(_cached_query(raw))
+    return dict(_parsed_query(raw))
+
+
+def _parsed_query(raw: bytes) -> tuple[tuple[str, str], ...]:
+    parsed = parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+    return tuple((key, values[0]) for key, values in parsed.items())
+
+
+_cached_query = functools.lru_cache(maxsize=256)(_parsed_query)
 
 
 def client_address(scope: dict[str, Any]) -> str:

@@ -112,7 +112,7 @@ class SocketIOConnection:
                 Packet(PacketType.CONNECT_ERROR, namespace, {"message": "Invalid namespace"})
             )
             return
-        socket = resolved.consumer(self, namespace, resolved.kwargs)
+        socket = resolved.consumer(self, namespace, dict(resolved.kwargs))  # the socket's own
         self.sockets[namespace] = socket
         socket.start(auth)
 

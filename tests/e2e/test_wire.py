@@ -256,3 +256,15 @@ async def test_polling_body_over_max_payload_closes_the_session(
         assert (await polling.get()).status_code == 400
     finally:
         await polling.close()
+
+
+async def test_a_websocket_outside_the_mounts_is_refused(adapter_server: ServerProcess) -> None:
+    """Only the Engine.IO mounts take WebSockets; Django's routes are HTTP only."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    url = adapter_server.url.replace("http://", "ws://") + "/emit/u1/hello"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url):
+            pass
+    assert refused.value.response.status_code == 403  # closed before it was accepted
