@@ -12,6 +12,7 @@ connection is open, has no extension (serve runs uvicorn without compression) an
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -39,13 +40,24 @@ def ws_frame(frame: Frame) -> bytes:
 
 
 class DirectWriter:
-    """Writes frames to a uvicorn WebSocket connection's transport while that is safe."""
+    """Writes frames to a uvicorn WebSocket connection's transport while that is safe.
+
+    The frames written during one turn of the event loop go out together at its end, in one
+    `send()` syscall: under load a socket gets several broadcasts per turn, and the syscall is
+    most of a delivery's cost (bench: fan-out 2x the deliveries/s). A frame waits at most for
+    the rest of the turn it was written in. The frames of one broadcast are one object for all
+    its sockets: their WebSocket framing is made once. Anything that goes around this writer
+    (ASGI `send`: WebSocketChannel) calls `flush()` first, so the order on the wire is kept.
+    """
 
     def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
+        self.loop = asyncio.get_running_loop()
+        self.corked: list[bytes] = []
 
     def write(self, frame: Frame) -> bool:
-        """Write `frame` now; False (nothing written) when it must go through ASGI `send`."""
+        """Write `frame` at the end of this loop turn; False (nothing written) when it must go
+        through ASGI `send`."""
         protocol = self.protocol
         if (
             protocol.close_sent
@@ -54,9 +66,34 @@ class DirectWriter:
             or protocol.conn.state is not State.OPEN
             or protocol.conn.extensions
         ):
+            self.flush()  # what was written before goes first
             return False
-        protocol.transport.write(ws_frame(frame))
+        if not self.corked:
+            self.loop.call_soon(self.flush)
+        self.corked.append(framed(frame))
         return True
+
+    def flush(self) -> None:
+        """Write the corked frames now (dropped if the connection closed meanwhile)."""
+        if not self.corked:
+            return
+        data = self.corked[0] if len(self.corked) == 1 else b"".join(self.corked)
+        self.corked.clear()
+        protocol = self.protocol
+        if protocol.close_sent or protocol.disconnected or protocol.conn.state is not State.OPEN:
+            return  # the client is gone or going: nothing may follow a close frame
+        protocol.transport.write(data)
+
+
+_last: tuple[Frame, bytes] = ("", b"")
+
+
+def framed(frame: Frame) -> bytes:
+    """`ws_frame(frame)`, made once for the many sockets a broadcast's frame goes to in a row."""
+    global _last
+    if _last[0] is not frame:
+        _last = (frame, ws_frame(frame))
+    return _last[1]
 
 
 def direct_writer_of(send: Any) -> DirectWriter | None:

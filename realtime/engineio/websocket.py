@@ -35,7 +35,8 @@ class WebSocketChannel:
         self.closed = False
 
     def write_now(self, frame: Frame) -> bool:
-        """Write `frame` at once where the server allows it (realtime.engineio.direct); False:
+        """Write `frame` now or at the end of this loop turn where the server allows it
+        (realtime.engineio.direct); False:
         nothing was written, send it through `__call__`."""
         if self.closed or self._direct is None or not frame:
             return False
@@ -44,6 +45,8 @@ class WebSocketChannel:
     async def __call__(self, frame: Frame | None, code: int = 1000) -> None:
         if self.closed:
             return
+        if self._direct is not None:
+            self._direct.flush()  # frames written directly go first
         if frame is None:
             self.closed = True
             with contextlib.suppress(OSError):  # gone already (uvicorn's ClientDisconnected)

@@ -52,6 +52,7 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
     import websockets
 
     from realtime import asgiservers
+    from realtime.engineio.websocket import WebSocketChannel
 
     written: list[bool] = []
 
@@ -60,10 +61,11 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
             return
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
-        writer = direct_writer_of(send)
-        written.append(writer is not None and writer.write("direct"))
-        await send({"type": "websocket.send", "text": "through ASGI"})
-        written.append(writer is not None and writer.write(b"\x01binary"))
+        channel = WebSocketChannel(send, max_backlog=1_000_000)  # as the sessions write
+        written.append(direct_writer_of(send) is not None)
+        written.append(channel.write_now("direct"))
+        await channel("through ASGI")  # the direct frame before it goes first
+        written.append(channel.write_now(b"\x01binary"))
         await receive()  # websocket.disconnect
 
     listening = socket.create_server(("127.0.0.1", 0))
@@ -81,5 +83,54 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
         listening.close()
-    assert written == [True, True]
+    assert written == [True, True, True]
     assert received == ["direct", "through ASGI", b"\x01binary"]
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
+def uvicorn_like_protocol() -> Any:
+    """The attributes of uvicorn's WebSocketsSansIOProtocol that DirectWriter reads."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from websockets.protocol import State
+
+    writable = asyncio.Event()
+    writable.set()
+    return SimpleNamespace(
+        close_sent=False,
+        disconnected=False,
+        writable=writable,
+        conn=SimpleNamespace(state=State.OPEN, extensions=[]),
+        transport=RecordingTransport(),
+    )
+
+
+async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
+    import asyncio
+
+    from realtime.engineio.direct import DirectWriter
+
+    protocol = uvicorn_like_protocol()
+    writer = DirectWriter(protocol)
+    shared = '42["news",1]'
+    assert all([writer.write(shared), writer.write("3"), writer.write(shared)])
+    assert protocol.transport.writes == []  # not yet: at the end of the turn
+    await asyncio.sleep(0)
+    assert protocol.transport.writes == [ws_frame(shared) + ws_frame("3") + ws_frame(shared)]
+    writer.write(b"\x00")
+    protocol.writable.clear()  # backpressure: the next frame must take the ASGI path...
+    assert writer.write("late") is False
+    assert protocol.transport.writes[-1] == ws_frame(b"\x00")  # ...after what came before
+    protocol.writable.set()
+    writer.write("never")
+    protocol.close_sent = True  # closed before the turn ended: nothing after the close frame
+    await asyncio.sleep(0)
+    assert protocol.transport.writes[-1] == ws_frame(b"\x00")
