@@ -4,7 +4,6 @@ Django's ways (its request_finished receivers run in its thread)."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 import threading
@@ -19,42 +18,16 @@ from django.utils.module_loading import import_string
 
 from config import handler, middleware
 from emit_api import views
+from tests.support.asgi_http import http_request
 
 EMIT = b'{"success":true,"message":"SUCCESS","data":{"delivered":3}}'
 
 
 async def call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
     """One HTTP request through an ASGI app from 127.0.0.1: (status, body)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-    done = asyncio.Event()
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop()
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    done.set()
-    return sent[0]["status"], b"".join(message.get("body", b"") for message in sent[1:])
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+    answer = await http_request(app, method, path, headers=headers, chunks=[body])
+    return answer.status, answer.body
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,11 @@ from config.handler import ASGIHandler
 from emit_api.fastpath import EmitFastPath
 from realtime import tasks
 from realtime.conf import realtime_settings
+from tests.support.asgi_http import LOOPBACK, http_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JSON = [(b"content-type", b"application/json")]
-LOOPBACK = ("127.0.0.1", 50000)
 
 
 class Counting:
@@ -51,45 +51,16 @@ async def answer(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """(status, sorted headers, body) of one request through `app`."""
     chunks = body if isinstance(body, list) else [body]
-    sent = [b"".join(chunks)]
     all_headers = [(b"host", b"127.0.0.1:4000"), *headers]
     if length:
-        all_headers.append((b"content-length", str(len(sent[0])).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query,
-        "headers": all_headers,
-        "client": client,
-        "server": ("127.0.0.1", 4000),
-    }
-    inbox = [
-        {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1}
-        for n, chunk in enumerate(chunks)
-    ]
-    outbox: list[dict] = []
-
-    async def receive() -> dict:
-        if inbox:
-            return inbox.pop(0)
-        await asyncio.Event().wait()  # as a server does until the client leaves
-        raise AssertionError("unreachable")
-
-    async def send(message: dict) -> None:
-        outbox.append(message)
-
-    await asyncio.wait_for(app(scope, receive, send), 10)
+        all_headers.append((b"content-length", str(len(b"".join(chunks))).encode()))
+    request = http_request(
+        app, method, path, headers=all_headers, chunks=chunks, query=query, client=client,
+        server=("127.0.0.1", 4000),
+    )  # fmt: skip
+    got = await asyncio.wait_for(request, 10)
     await asyncio.gather(*list(tasks._running))  # e.g. the offline push of a user emit
-    start = outbox[0]
-    body_out = b"".join(m.get("body", b"") for m in outbox[1:])
-    headers_out = sorted((name.lower(), value) for name, value in start["headers"])  # any case
-    return start["status"], headers_out, body_out
+    return got.status, got.headers, got.body
 
 
 async def both(path: str, django: Any = django_asgi_app, **request: Any) -> tuple[tuple, bool]:
