@@ -57,11 +57,9 @@ class EmitFastPath:
         self.https_rules = bool(settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return await self.app(scope, receive, send)
-        if not scope["path"].startswith("/emit/"):
-            return await self.app(scope, receive, send)
-        request = None if self.https_rules else _checked_request(scope)
+        emit = scope["type"] == "http" and scope["method"] == "POST"
+        emit = emit and scope["path"].startswith("/emit/") and not self.https_rules
+        request = _checked_request(scope) if emit else None
         if request is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
@@ -107,11 +105,12 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] |
     headers = _headers(scope)
     if headers is None or not _host_allowed(headers.get("host")):
         return None
-    length = headers.get("content-length", "")
-    if not length.isdigit() or int(length) > _body_limit():
+    declared = headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _body_limit():
         return None
+    length = int(declared)
     # DRF's parser matches the media type case-sensitively, and decodes by the charset
-    if int(length) and headers.get("content-type", "").encode() not in JSON_TYPES:
+    if length and headers.get("content-type", "").encode() not in JSON_TYPES:
         return None
     if not _accepts_json(headers.get("accept")):
         return None
@@ -131,7 +130,7 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] |
     serializer = view.input_serializer_class(data={**query, **match.kwargs})
     if not serializer.is_valid():
         return None
-    return match.route, view, serializer, int(length)
+    return match.route, view, serializer, length
 
 
 def _body_limit() -> int:

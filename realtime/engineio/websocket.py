@@ -35,9 +35,8 @@ class WebSocketChannel:
         self.closed = False
 
     def write_now(self, frame: Frame) -> bool:
-        """Write `frame` now or at the end of this loop turn where the server allows it
-        (realtime.engineio.direct); False:
-        nothing was written, send it through `__call__`."""
+        """Write `frame` at the end of this loop turn where the server allows it
+        (realtime.engineio.direct); False: nothing was written, send it through `__call__`."""
         if self.closed or self._direct is None or not frame:
             return False
         return self._direct.write(frame)
