@@ -278,18 +278,25 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
 
 def _totals(rows: list[_Member], cids: set[int]) -> dict[tuple[str, str], int]:
     """Each participant of `cids`' unread count over every conversation of their account, in
-    one query whatever the number of accounts in the batch."""
-    accounts = {row.account_id for row in rows if row.cid in cids}
-    if not accounts:
+    one query whatever the number of accounts in the batch.
+
+    The query selects by user only and the accounts are picked here: with `account_id IN`
+    beside `uid IN`, SQLite probes its (uid, account_id) index for every user and account
+    pair of the batch (100 accounts of 10 users: 100,000 probes, 19 ms instead of 3).
+    """
+    wanted = {(row.account_id, row.uid) for row in rows if row.cid in cids}
+    if not wanted:
         return {}
     users = Participant.objects.filter(conversation_id__in=list(cids)).values("uid")
     sums = (
-        Participant.objects.filter(account_id__in=accounts, uid__in=users)
+        Participant.objects.filter(uid__in=users)
         .values("account_id", "uid")
         .annotate(total=Sum("unread_count"))
         .values_list("account_id", "uid", "total")
     )
-    return {(account_id, uid): total for account_id, uid, total in sums}
+    return {
+        (account_id, uid): total for account_id, uid, total in sums if (account_id, uid) in wanted
+    }
 
 
 def _events(
