@@ -81,12 +81,22 @@ def uvicorn_config(fd: int, tls: tuple[str, str] | None = None, app: Any = APPLI
 
 
 def run_uvicorn_worker(argv: list[str]) -> None:
+    fd, tls = int(argv[0]), (argv[1], argv[2]) if len(argv) == 3 else None
+    uvicorn_server(fd, tls).run(sockets=[inherited_listener(fd)])
+
+
+def uvicorn_server(fd: int, tls: tuple[str, str] | None = None) -> Any:
+    """A uvicorn server of one worker, its application loaded and the collector settled."""
     import django
     import uvicorn
 
+    from .collector import settle_after_startup
+
     django.setup()  # settings and LOGGING before uvicorn logs its first line
-    fd, tls = int(argv[0]), (argv[1], argv[2]) if len(argv) == 3 else None
-    uvicorn.Server(uvicorn_config(fd, tls)).run(sockets=[inherited_listener(fd)])
+    config = uvicorn_config(fd, tls)
+    config.load()  # the application imported: what the collector need never scan again
+    settle_after_startup()
+    return uvicorn.Server(config)
 
 
 def inherited_listener(fd: int) -> socket.socket:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime import asgiservers
+from realtime import asgiservers, collector
 from realtime.conf import realtime_settings
 
 
@@ -67,3 +67,23 @@ def test_connections_on_the_inherited_socket_have_nagle_off() -> None:
         assert uvloop.run(accepted_nodelay()) != 0
     finally:
         listening.close()
+
+
+def test_a_uvicorn_worker_freezes_what_startup_made_before_it_serves() -> None:
+    """In a process of its own, as a worker is: the application loaded, then frozen."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc, sys; from realtime import asgiservers; "
+        "server = asgiservers.uvicorn_server(7); "
+        "print(gc.get_freeze_count(), *gc.get_threshold(), "
+        "'config.asgi' in sys.modules, server.config.loaded)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    frozen, *thresholds, app_imported, loaded = out
+    assert int(frozen) > 50_000  # Django and the application, at least
+    assert tuple(map(int, thresholds)) == collector.SERVER_THRESHOLDS
+    assert (app_imported, loaded) == ("True", "True")
