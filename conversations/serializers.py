@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from realtime.envelope import ValidationFailed
+from realtime.serializers import FieldsBuiltOnceSerializer
 
 MAX_ID = 2**63 - 1
 MAX_USERS = 100
@@ -46,8 +47,9 @@ class RowIdField(serializers.Field):
         return str(value)
 
 
-class Payload(serializers.Serializer):
-    """Base of every payload; fields it does not declare are ignored."""
+class Payload(FieldsBuiltOnceSerializer):
+    """Base of every payload; fields it does not declare are ignored. Its fields are built once
+    per class: a payload is validated on every event."""
 
 
 class ConversationPayload(Payload):

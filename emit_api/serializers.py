@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 from rest_framework import serializers
 
 from conversations.serializers import MAX_ID
 from leadfinder.events import SCRAPER_EVENTS
 from leadfinder.serializers import JobIdField
 from realtime.emit import RESERVED_EVENTS
+from realtime.serializers import FieldsBuiltOnceSerializer
 
 NAMESPACES = {
     "conversation": "/v1/conversation",
@@ -37,21 +35,8 @@ class TargetField(serializers.CharField):
         super().__init__(max_length=200, **kwargs)
 
 
-class InputSerializer(serializers.Serializer):
-    """A request's input serializer whose fields are built once per class.
-
-    DRF deep-copies the declared fields for every serializer instance, running each field's
-    `__init__` again: about a quarter of a REST emit's CPU. A shallow copy of a field built
-    once is the same field: `bind()` gives the copy its name and parent, and nothing else of a
-    field changes while it validates."""
-
-    def get_fields(self) -> dict[str, Any]:
-        cls = type(self)
-        prototypes = cls.__dict__.get("_field_prototypes")  # this class's, not a base's
-        if prototypes is None:
-            prototypes = copy.deepcopy(self._declared_fields)
-            setattr(cls, "_field_prototypes", prototypes)  # noqa: B010 (per subclass)
-        return {name: copy.copy(field) for name, field in prototypes.items()}
+class InputSerializer(FieldsBuiltOnceSerializer):
+    """A request's input serializer (its fields built once per class)."""
 
 
 class NamespaceQuerySerializer(InputSerializer):
