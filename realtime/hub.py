@@ -221,15 +221,11 @@ class Hub:
         exclude_sids: list[str],
     ) -> int:
         targets = self.local_targets(namespace, rooms, exclude_rooms, exclude_sids)
-        if targets:
-            self.deliver_to(targets, namespace, frames)
-        return len(targets)
-
-    def deliver_to(self, targets: set[NamespaceConsumer], namespace: str, frames: Frames) -> None:
-        """Write ready frames to local sockets found by `local_targets`."""
         for socket in targets:
             socket.deliver(frames)
-        metrics.child(metrics.DELIVERIES, namespace).inc(len(targets))
+        if targets:
+            metrics.child(metrics.DELIVERIES, namespace).inc(len(targets))
+        return len(targets)
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:
         origin = message["origin"]
