@@ -258,6 +258,38 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, int]]:
         process.wait(5)
 
 
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of its own for scenario 5, on its default (durable) settings: fsync
+    and synchronous commits on. Yields its DATABASE_URL; removed afterwards."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parts[-3])
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    bin_dir = found[-1].parent
+    data = Path(tempfile.mkdtemp(prefix="gs-bench-pg-"))  # not in workdir: postgres enters it
+    as_postgres: list[str] = []
+    if os.getuid() == 0:  # initdb refuses root: the Debian package's postgres user runs it
+        shutil.chown(data, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    cluster, port = str(data / "db"), free_port()
+
+    def pg(program: str, *args: str) -> None:
+        command = [*as_postgres, str(bin_dir / program), *args]
+        done = subprocess.run(command, timeout=120, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed: {done.stderr.strip()[-500:]}")
+
+    try:
+        pg("initdb", "-D", cluster, "-U", "postgres", "--auth=trust")
+        options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+        pg("pg_ctl", "-D", cluster, "-l", str(data / "server.log"), "-w", "-o", options, "start")
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        with contextlib.suppress(RuntimeError, subprocess.SubprocessError):
+            pg("pg_ctl", "-D", cluster, "-m", "fast", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
 # ----- the load generator ---------------------------------------------------------------
 
 
@@ -387,11 +419,15 @@ def mint_tokens(path: Path, users: int, team: int) -> None:
 
 
 @contextlib.contextmanager
-def conversation_server(ctx: Context, users: int) -> Iterator[tuple[Server, Path]]:
-    """Our server as deployed (base settings, JWTs, SQLite, registry on) and users' tokens."""
+def conversation_server(
+    ctx: Context, users: int, database_url: str = ""
+) -> Iterator[tuple[Server, Path]]:
+    """Our server as deployed (base settings, JWTs, registry on) and users' tokens, on SQLite
+    or on the PostgreSQL server at `database_url`."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "SQLITE_PATH": str(ctx.workdir / "scenario5.sqlite3"),
+        "DATABASE_URL": database_url,
         "JWT_SECRET": JWT_SECRET,
         "LOG_LEVEL": "WARNING",
         "PUSH_BACKEND": "log",
@@ -418,14 +454,26 @@ def message_spec(ctx: Context, server: Server, tokens: Path, users: int) -> dict
 
 
 def scenario_message(ctx: Context) -> None:
+    """Scenario 5 on SQLite (results' "message"), then on PostgreSQL ("message_pg")."""
     plan = ctx.plan
     users = plan["conversations"] * plan["members"]
-    log(f"5. real /v1/conversation message path: {plan['conversations']} conversations")
-    with conversation_server(ctx, users) as (server, tokens):
+    log(f"5. real /v1/conversation message path: {plan['conversations']} conversations, SQLite")
+    ctx.results.setdefault("message", {})["ours"] = message_run(ctx, users)
+    log("5. the same on PostgreSQL")
+    try:
+        with postgres_server() as database_url:
+            result = message_run(ctx, users, database_url)
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        result = {"error": f"PostgreSQL: {exc}"}
+    ctx.results.setdefault("message_pg", {})["ours"] = result
+
+
+def message_run(ctx: Context, users: int, database_url: str = "") -> dict[str, Any]:
+    with conversation_server(ctx, users, database_url) as (server, tokens):
         spec = message_spec(ctx, server, tokens, users)
-        spec["holdS"] = plan["message_settle"]
+        spec["holdS"] = ctx.plan["message_settle"]
         spec["runs"] = timed_runs(ctx, [{"kind": "message"}])
-        ctx.results.setdefault("message", {})["ours"] = loadgen(spec, 180)
+        return loadgen(spec, 180)
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -147,8 +147,14 @@ def rows(plan: dict[str, Any]) -> list[Row]:
         Row(s, "REST: CPU servers / redis / loadgen / other", k, cpu(2, True)),
     ]  # fmt: skip
     conversations, members = plan["conversations"], plan["members"]
-    s, k = f"5. /v1/conversation `message`, {conversations} conversations of {members}", "message"
-    out += [
+    title = f"5. /v1/conversation `message`, {conversations} conversations of {members}"
+    for s, k in ((f"{title}, SQLite", "message"), (f"{title}, PostgreSQL", "message_pg")):
+        out += message_rows(s, k)
+    return out
+
+
+def message_rows(s: str, k: str) -> list[Row]:
+    return [
         Row(s, "conversations created", k, lambda r: dig(r, "setup", "acks")),
         Row(s, "messages/s (acked)", k, message_rate, "", "high"),
         Row(s, "ack latency p50", k, run(0, "ackLatency", "p50"), "ms", "low"),
@@ -158,7 +164,6 @@ def rows(plan: dict[str, Any]) -> list[Row]:
         Row(s, "delivery latency p99", k, run(0, "latency", "p99"), "ms", "low"),
         Row(s, "CPU server / loadgen / other", k, cpu(0)),
     ]
-    return out
 
 
 def fmt(value: Any, unit: str) -> str:
