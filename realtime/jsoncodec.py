@@ -14,6 +14,15 @@ def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def dumps_plain(value: Any) -> str | None:
+    """`dumps` of a value orjson takes as it is, else None: it refuses `bytes` (Socket.IO's
+    binary attachments), integers beyond 64 bits and keys that are not strings."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return None
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON; raises ValueError on anything that is not JSON."""
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from ..jsoncodec import dumps, loads
+from ..jsoncodec import dumps, dumps_plain, loads
 
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
@@ -64,8 +64,12 @@ def encode_parts(packet: Packet) -> tuple[str, list[bytes]]:
     kind = packet.type
     data = packet.data
     attachments: list[bytes] = []
+    text = None  # the data's JSON, when made before the binary walk
     if kind in (PacketType.EVENT, PacketType.ACK, PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
-        data = deconstruct(data, attachments)
+        # no bytes in it (orjson refuses them): nothing to walk
+        text = None if data is None else dumps_plain(data)
+        if text is None:
+            data = deconstruct(data, attachments)
         if attachments:
             kind = PacketType.BINARY_EVENT if kind in _EVENTS else PacketType.BINARY_ACK
         elif kind in _BINARY:
@@ -77,7 +81,9 @@ def encode_parts(packet: Packet) -> tuple[str, list[bytes]]:
         parts.append(packet.namespace + ",")
     if packet.id is not None:
         parts.append(str(packet.id))
-    if data is not None:
+    if text is not None:
+        parts.append(text)
+    elif data is not None:
         parts.append(dumps(data))
     return "".join(parts), attachments
 

@@ -138,6 +138,28 @@ def test_bytes_are_found_anywhere_in_the_payload() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,  # no JSON at all
+        ["e", ("a", 1)],  # a tuple is an array
+        ["e", 2**64],  # past orjson's integers: the stdlib writes it
+        ["e", {1: "x"}],  # a key that is not a string: the stdlib's str() of it
+        ["e", {"k": [bytearray(b"b")]}],  # binary: walked
+    ],
+)
+def test_what_orjson_refuses_is_encoded_as_before(data: Any) -> None:
+    """Plain data is encoded by orjson without the binary walk; anything orjson refuses still
+    goes through the walk and the stdlib fallback."""
+    text, *binary = encode(Packet(EVENT, "/", data))
+    if data is None:
+        assert text == "2"
+    elif binary:
+        assert text[:3] == "51-" and binary == [b"b"]
+    else:
+        assert json.loads(text[1:]) == json.loads(json.dumps(data))
+
+
 def test_has_binary() -> None:
     assert has_binary(b"")
     assert has_binary(["a", {"b": [1, bytearray(b"x")]}])
