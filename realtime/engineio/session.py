@@ -142,6 +142,15 @@ class Session:
         """Queue one ready frame; a client that lets the queue overflow is dropped."""
         if self.state is not SessionState.OPEN:
             return
+        write_now = self._write_now
+        if (
+            write_now is not None
+            and not self._queue
+            and not self._writing
+            and (self._ws_writer is None or self._ws_writer.done())
+            and write_now(frame)
+        ):
+            return  # nothing queued before it: written straight to the WebSocket
         self._queue.append(frame)
         self._queued_bytes += len(frame)
         if (
