@@ -32,8 +32,12 @@ class FakeWebSocket:
         self.wire.append(frame)
 
 
+def never_started(session: Any) -> Any:
+    raise AssertionError("these sessions are written to, never started")
+
+
 def session_on(ws: FakeWebSocket) -> Any:
-    server = EngineServer(lambda session: None)
+    server = EngineServer(never_started)
     session = server.create_session(
         {"type": "websocket", "client": ("127.0.0.1", 1)}, Transport.WEBSOCKET
     )
