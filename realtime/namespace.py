@@ -229,7 +229,9 @@ class NamespaceConsumer:
     def deliver(self, frames: list[str | bytes]) -> None:
         """Write ready frames to the client (held back until the CONNECT ack is out)."""
         if self.state is SocketState.CONNECTED:
-            self.connection.session.send_many(frames)
+            send = self.connection.session.send
+            for frame in frames:
+                send(frame)
         elif self.state is SocketState.CONNECTING:
             self._held.extend(frames)
 
