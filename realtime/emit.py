@@ -35,14 +35,29 @@ async def emit(
 ) -> int:
     """Emit to rooms (`to`), or to the whole namespace when `to` is None.
 
-    Returns how many sockets of this process received it; other processes deliver to theirs.
+    Returns how many sockets of this process received it; other processes deliver to theirs
+    (their part is queued in order, realtime.outbox, and not awaited).
     """
+    return await _broadcast(event, args, namespace, to, exclude, exclude_sids, wait=False)
+
+
+async def _broadcast(
+    event: str,
+    args: tuple[Any, ...],
+    namespace: str,
+    to: str | Iterable[str] | None,
+    exclude: Iterable[str],
+    exclude_sids: Iterable[str],
+    *,
+    wait: bool,
+) -> int:
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
     frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
     metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
     rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
-    return await get_hub().broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids))
+    hub = get_hub()
+    return await hub.broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids), wait)
 
 
 async def emit_counted(
@@ -52,8 +67,9 @@ async def emit_counted(
     to: str | Iterable[str] | None = None,
     exclude: Iterable[str] = (),
 ) -> int:
-    """Emit like `emit`, and count the sockets it targets on every live instance."""
-    delivered = await emit(event, *args, namespace=namespace, to=to, exclude=exclude)
+    """Emit like `emit`, and count the sockets it targets on every live instance. Returns once
+    the broadcast has left this process: a REST caller is paced by the layer, not queued."""
+    delivered = await _broadcast(event, args, namespace, to, exclude, (), wait=True)
     hub = get_hub()
     if hub.layer is None:
         return delivered

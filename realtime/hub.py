@@ -20,6 +20,7 @@ from .conf import realtime_settings
 from .groups import group_name
 from .ids import PROCESS_ID, owner_of
 from .layerlink import LayerLink
+from .outbox import Outbox
 from .tasks import spawn
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
         self.link = LayerLink(groups=lambda: list(self._groups))
+        # what goes to other processes, in order, without waiting for Redis (realtime.outbox)
+        self.outbox = Outbox()
         for message_type in ("sio.broadcast", "sio.direct", "sio.count", "sio.disconnect"):
             self.link.register(message_type, getattr(self, message_type.replace(".", "_")))
 
@@ -187,8 +190,11 @@ class Hub:
         rooms: list[str] | None = None,
         exclude_rooms: list[str] | None = None,
         exclude_sids: list[str] | None = None,
+        wait: bool = False,
     ) -> int:
-        """Deliver ready frames to the rooms on every process; returns the local count."""
+        """Deliver ready frames to the rooms on every process; returns the local count. The
+        other processes' part is queued in the outbox, in order; with `wait`, this returns
+        once it has left the process."""
         exclude_rooms = exclude_rooms or []
         exclude_sids = exclude_sids or []
         delivered = self._deliver(namespace, frames, rooms, exclude_rooms, exclude_sids)
@@ -209,8 +215,17 @@ class Hub:
             if rooms is None
             else [group_name(namespace, room) for room in rooms]
         )
-        await asyncio.gather(*(self.link.group_send(group, message) for group in groups))
+        if wait:
+            await self.outbox.send(lambda: self._publish(groups, message))
+        else:
+            await self.outbox.post(lambda: self._publish(groups, message))
         return delivered
+
+    async def _publish(self, groups: list[str], message: dict[str, Any]) -> None:
+        if len(groups) == 1:
+            await self.link.group_send(groups[0], message)
+        else:
+            await asyncio.gather(*(self.link.group_send(group, message) for group in groups))
 
     def _deliver(
         self,
@@ -257,7 +272,7 @@ class Hub:
         owner = owner_of(sid)
         if self.layer is not None and owner is not None and owner != PROCESS_ID:
             message = {"type": "sio.direct", "sid": sid, "frames": frames}
-            await self.link.send_to_process(owner, message)
+            await self.outbox.send(lambda: self.link.send_to_process(owner, message))
         return False
 
     def sio_direct(self, message: dict[str, Any]) -> None:
@@ -303,7 +318,8 @@ class Hub:
             return
         owner = owner_of(sid)
         if self.layer is not None and owner is not None and owner != PROCESS_ID:
-            await self.link.send_to_process(owner, {"type": "sio.disconnect", "sid": sid})
+            message = {"type": "sio.disconnect", "sid": sid}
+            await self.outbox.send(lambda: self.link.send_to_process(owner, message))
 
     def sio_disconnect(self, message: dict[str, Any]) -> None:
         socket = self.sockets.get(message["sid"])

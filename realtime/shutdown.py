@@ -87,6 +87,7 @@ async def _leave() -> None:
     for server in hub.engines.values():
         for session in list(server.sessions.values()):
             session.close("server shutting down")
+    await hub.outbox.drained()  # broadcasts emitted before now still reach other processes
     registry = get_registry()
     if registry.enabled:
         await registry.flush()
