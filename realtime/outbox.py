@@ -23,7 +23,7 @@ from .tasks import spawn
 logger = logging.getLogger(__name__)
 
 Send = Callable[[], Awaitable[None]]
-MAX_PENDING = 64
+MAX_PENDING = 64  # a queued broadcast waits at most this many round trips to Redis
 
 
 class Outbox:
