@@ -57,7 +57,9 @@ async def _broadcast(
     metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
     rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
     hub = get_hub()
-    return await hub.broadcast(namespace, frames, rooms, list(exclude), list(exclude_sids), wait)
+    return await hub.broadcast(
+        namespace, frames, rooms, list(exclude), list(exclude_sids), wait=wait
+    )
 
 
 async def emit_counted(
