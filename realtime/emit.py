@@ -181,15 +181,17 @@ def _emit_one(emitted: Emitted) -> Coroutine[Any, Any, int]:
 
 
 async def _emit_all(batch: list[Emitted]) -> None:
-    """Each emit in order; with a channel layer, their sends to it at once."""
+    """Each emit in order. With a channel layer, each is also queued for the other processes
+    (realtime.outbox): one after the other, so the outbox gets them in this order."""
     hub = get_hub()
     if hub.layer is None:  # delivered here, at once: no coroutine per emit
         _emit_all_here(hub, batch)
         return
-    outcomes = await asyncio.gather(*map(_emit_one, batch), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, Exception):
-            logger.error("emit failed", exc_info=outcome)
+    for one in batch:
+        try:
+            await _emit_one(one)
+        except Exception:
+            logger.exception("emit failed")
 
 
 def _emit_all_here(hub: Hub, batch: list[Emitted]) -> None:
