@@ -8,10 +8,10 @@ import orjson
 
 def dumps(value: Any) -> str:
     """Serialise to compact JSON text; integers beyond 64 bits fall back to the stdlib."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
+    text = dumps_plain(value)
+    if text is None:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text
 
 
 def dumps_plain(value: Any) -> str | None:
