@@ -53,13 +53,22 @@ async def _broadcast(
 ) -> int:
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
-    frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
+    frames = _event_frames(namespace, event, args)
     metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
-    rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
+    rooms = _rooms(to)
     hub = get_hub()
     return await hub.broadcast(
         namespace, frames, rooms, list(exclude), list(exclude_sids), wait=wait
     )
+
+
+def _event_frames(namespace: str, event: str, args: tuple[Any, ...]) -> list[str | bytes]:
+    return frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
+
+
+def _rooms(to: str | Iterable[str] | None) -> list[str] | None:
+    """`to` as the hub takes it: None (the whole namespace) or a list of rooms."""
+    return None if to is None else ([to] if isinstance(to, str) else list(to))
 
 
 async def emit_counted(
@@ -75,7 +84,7 @@ async def emit_counted(
     hub = get_hub()
     if hub.layer is None:
         return delivered
-    rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
+    rooms = _rooms(to)
     instances = await live_instances()
     remote = await hub.count_remote(
         instances, namespace, rooms, list(exclude), [], timeout=COUNT_TIMEOUT_S
@@ -85,7 +94,7 @@ async def emit_counted(
 
 async def emit_to_sid(event: str, *args: Any, sid: str, namespace: str = "/") -> bool:
     """Emit to one socket by its sid, on whichever process holds it."""
-    frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
+    frames = _event_frames(namespace, event, args)
     return await get_hub().send_to_sid(sid, frames)
 
 
@@ -202,11 +211,11 @@ def _emit_all_here(hub: Hub, batch: list[Emitted]) -> None:
     delivered: Counter[str] = Counter()
     for event, args, namespace, to, exclude in batch:
         try:
-            rooms = None if to is None else ([to] if isinstance(to, str) else list(to))
+            rooms = _rooms(to)
             sent[namespace, event] += 1
             targets = hub.local_targets(namespace, rooms, exclude)
             if targets:
-                frames = frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
+                frames = _event_frames(namespace, event, args)
                 for socket in targets:
                     socket.deliver(frames)
                 delivered[namespace] += len(targets)
