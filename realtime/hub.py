@@ -215,10 +215,8 @@ class Hub:
             if rooms is None
             else [group_name(namespace, room) for room in rooms]
         )
-        if wait:
-            await self.outbox.send(lambda: self._publish(groups, message))
-        else:
-            await self.outbox.post(lambda: self._publish(groups, message))
+        queue = self.outbox.send if wait else self.outbox.post
+        await queue(lambda: self._publish(groups, message))
         return delivered
 
     async def _publish(self, groups: list[str], message: dict[str, Any]) -> None:
