@@ -266,8 +266,8 @@ class NamespaceConsumer:
             self._refuse({"message": error.code, "data": {"errno": error.errno}})
             return
         self.state = SocketState.CONNECTED
-        metrics.CONNECTS.labels(self.namespace).inc()
-        metrics.SOCKETS.labels(self.namespace).inc()
+        metrics.child(metrics.CONNECTS, self.namespace).inc()
+        metrics.child(metrics.SOCKETS, self.namespace).inc()
         self.connection.send_packet(Packet(PacketType.CONNECT, self.namespace, {"sid": self.sid}))
         self.connection.namespace_connected()
         held, self._held = self._held, []
@@ -352,9 +352,9 @@ class NamespaceConsumer:
             if not future.done():
                 future.set_exception(ConnectionError("socket disconnected"))
         if was_connected:
-            metrics.SOCKETS.labels(self.namespace).dec()
+            metrics.child(metrics.SOCKETS, self.namespace).dec()
             limits.release_user_socket(self)
-            metrics.DISCONNECTS.labels(self.namespace, reason).inc()
+            metrics.child(metrics.DISCONNECTS, self.namespace, reason).inc()
             get_registry().socket_disconnected(self.sid)
             self._enqueue(lambda: self._run_disconnect(reason), always=True)
 

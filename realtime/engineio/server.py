@@ -89,7 +89,7 @@ class EngineServer:
         session = Session(self, new_sid(), scope, transport)
         self.sessions[session.sid] = session
         self._per_address[client_address(scope)] += 1
-        metrics.SESSIONS.labels(transport.value).inc()
+        metrics.child(metrics.SESSIONS, transport.value).inc()
         return session
 
     def start_session(self, session: Session) -> None:
@@ -114,4 +114,4 @@ class EngineServer:
             self._per_address[address] -= 1
             if self._per_address[address] <= 0:
                 del self._per_address[address]
-            metrics.SESSIONS.labels(session.transport.value).dec()
+            metrics.child(metrics.SESSIONS, session.transport.value).dec()

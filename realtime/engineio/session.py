@@ -329,8 +329,8 @@ class Session:
     def attach_websocket(self, ws_send: WebSocketSend) -> None:
         """Make a WebSocket this session's transport (a new session, or a finished upgrade)."""
         if self.transport is Transport.POLLING:
-            metrics.SESSIONS.labels(Transport.POLLING.value).dec()
-            metrics.SESSIONS.labels(Transport.WEBSOCKET.value).inc()
+            metrics.child(metrics.SESSIONS, Transport.POLLING.value).dec()
+            metrics.child(metrics.SESSIONS, Transport.WEBSOCKET.value).inc()
         self.transport = Transport.WEBSOCKET
         self.upgrading = False
         self._probe_send = None
