@@ -92,18 +92,29 @@ def message_rate(result: dict[str, Any]) -> float | None:
     return r["ackLatency"]["n"] / r["seconds"] if r else None
 
 
+def connect_rows(s: str, k: str, prefix: str, rss: str, cpu: str) -> list[Row]:
+    """The connect phase's figures: scenario 1's, and scenario 4's across two processes."""
+
+    def connect(*keys: str) -> Getter:
+        return lambda r: dig(r, "connect", *keys)
+
+    return [
+        Row(s, f"{prefix}connects/s", k, connect("connectsPerS"), "", "high"),
+        Row(s, f"{prefix}time to joined p50", k, connect("timeToJoined", "p50"), "ms", "low"),
+        Row(s, f"{prefix}time to joined p99", k, connect("timeToJoined", "p99"), "ms", "low"),
+        Row(s, rss, k, connect("rssPerConnKiB"), "KiB", "low"),
+        Row(s, cpu, k, storm_cpu),
+    ]
+
+
 def rows(plan: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for n in plan["storm"]:
         s, k = f"1. connect storm, {n:,} clients", f"storm{n}"
         out += [
             Row(s, "connected", k, connected),
-            Row(s, "connects/s", k, lambda r: dig(r, "connect", "connectsPerS"), "", "high"),
-            Row(s, "time to joined p50", k, lambda r: dig(r, "connect", "timeToJoined", "p50"), "ms", "low"),  # noqa: E501
-            Row(s, "time to joined p99", k, lambda r: dig(r, "connect", "timeToJoined", "p99"), "ms", "low"),  # noqa: E501
-            Row(s, "server RSS per connection", k, lambda r: dig(r, "connect", "rssPerConnKiB"), "KiB", "low"),  # noqa: E501
-            Row(s, "CPU server / loadgen / other", k, storm_cpu),
-        ]  # fmt: skip
+            *connect_rows(s, k, "", "server RSS per connection", "CPU server / loadgen / other"),
+        ]
     clients, rooms = plan["clients"], plan["rooms"]
     s, k = f"2. fan-out, {clients:,} clients in {rooms} rooms", "fanout"
     out += [
@@ -130,6 +141,13 @@ def rows(plan: dict[str, Any]) -> list[Row]:
     s, k = f"4. two processes on redis-server, {clients:,} clients", "cluster"
     out += [
         Row(s, "connected (per process)", k, connected),
+        *connect_rows(
+            s,
+            k,
+            "connects: ",
+            "connects: RSS per connection (both processes)",
+            "connects: CPU servers / loadgen / other",
+        ),
         Row(s, "saturation: deliveries/s", k, run(0, "deliveriesPerS"), "", "high"),
         Row(s, "saturation: local p50", k, run(0, "latencyLocal", "p50"), "ms", "low"),
         Row(s, "saturation: local p99", k, run(0, "latencyLocal", "p99"), "ms", "low"),
@@ -236,7 +254,7 @@ def render(repeats: list[dict[str, Any]], kinds: list[str], plan: dict[str, Any]
                 cells += ["n/a", ""]
                 continue
             cells.append(combined(values[ref], row.unit))
-            ours, theirs = median_of(values["ours"]), median_of(values[ref])
+            ours, theirs = median_of(values.get("ours", [])), median_of(values[ref])
             cells.append(ratio(ours, theirs) if row.better else "")
         lines.append("| " + " | ".join(cells) + " |")
     if errors:
