@@ -24,6 +24,7 @@ from typing import Any
 SERVERS = ("uvicorn", "daphne")
 DEFAULT_SERVER = "uvicorn"
 APPLICATION = "config.asgi:application"
+DAPHNE_APPLICATION = "config.asgi_daphne:application"  # the same, the collector settled
 WS_MAX_SIZE_MARGIN = 64 * 1024  # frame and packet overhead above MAX_PAYLOAD
 
 
@@ -49,7 +50,7 @@ def _daphne_command(fd: int, *, tls: tuple[str, str] | None) -> list[str]:
     options += ["--verbosity", "0"]
     return [
         sys.executable, "-m", "daphne", *options,
-        "--application-close-timeout", "5", APPLICATION,
+        "--application-close-timeout", "5", DAPHNE_APPLICATION,
     ]  # fmt: skip
 
 

@@ -87,3 +87,23 @@ def test_a_uvicorn_worker_freezes_what_startup_made_before_it_serves() -> None:
     assert int(frozen) > 50_000  # Django and the application, at least
     assert tuple(map(int, thresholds)) == collector.SERVER_THRESHOLDS
     assert (app_imported, loaded) == ("True", "True")
+
+
+def test_a_daphne_worker_freezes_what_startup_made_before_it_serves() -> None:
+    """daphne imports the application itself: the module it is given settles the collector."""
+    import subprocess
+    import sys
+
+    daphne = asgiservers.worker_command("daphne", 5, tls=None)
+    module = daphne[-1].partition(":")[0]
+    probe = (
+        f"import gc, importlib; app = importlib.import_module({module!r}).application; "
+        "print(gc.get_freeze_count(), *gc.get_threshold(), callable(app))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    frozen, *thresholds, application = out
+    assert int(frozen) > 50_000
+    assert tuple(map(int, thresholds)) == collector.SERVER_THRESHOLDS
+    assert application == "True"
