@@ -101,23 +101,9 @@ SOCKETIO_MAX_PAYLOAD = env_int("SOCKETIO_MAX_PAYLOAD", 1_000_000)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
+    from realtime.redisconn import layer_host
 
-    # redis-py's default read timeout (5 s) equals channels_redis's blocking-pop timeout, so an
-    # idle receive would fail every 5 s: allow the pop to finish. max_connections bounds this
-    # process's Redis pool; realtime.layerlink keeps its concurrent layer operations below it
-    # (LAYER_CONCURRENCY). A command on a pooled connection that Redis dropped (it restarted)
-    # is tried once more on a new connection instead of failing.
-    REDIS_HOST = {
-        "address": REDIS_URL,
-        "socket_timeout": 15,
-        "socket_connect_timeout": 5,
-        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 256),
-        "retry": Retry(NoBackoff(), 1),
-        "retry_on_error": [RedisConnectionError],
-    }
+    REDIS_HOST = layer_host(REDIS_URL, max_connections=env_int("REDIS_MAX_CONNECTIONS", 256))
     # pubsub (default): a broadcast is one PUBLISH and arrives on a subscription stream, no
     # round trip per message; 2.6x the cross-process deliveries of core in the bench
     # (bench/RESULTS.md). core: messages wait in Redis for a process that is briefly away, and
