@@ -1,7 +1,7 @@
 """The channel layer's Redis connections: a command is written at once when the socket takes it.
 
 The layer's connections need a `socket_timeout` (redis-py's default of 5 s would end
-channels_redis's 5 s blocking pops, see config.settings.base). With one set, redis-py writes
+channels_redis's 5 s blocking pops, see `layer_host`). With one set, redis-py writes
 every command through `asyncio.wait_for`, which on Python 3.11 runs the write in a task of its
 own: two or three event loop turns per command. The hub's outbox sends its PUBLISHes one after
 another, and a connect storm's SUBSCRIBEs queue on the pub/sub shard's lock, so those turns
