@@ -52,14 +52,11 @@ async def written_without_suspending(pool: ConnectionPool, *command: str) -> boo
         try:
             send.send(None)  # one step of the coroutine
         except StopIteration:
-            finished = True
-        else:
-            finished = False
-            send.close()
-            await connection.disconnect()  # a half-done write: start over
-            return finished
-        assert await connection.read_response() is not None
-        return finished
+            assert await connection.read_response() is not None
+            return True
+        send.close()
+        await connection.disconnect()  # a half-done write: start over
+        return False
     finally:
         await pool.release(connection)
 
