@@ -47,6 +47,7 @@ SETTLE_S = 2 * PROBE_S  # after recovery: every other process has probed and rej
 RESEND_S = 5.0  # broadcasts sent this long before a failure are sent again after it
 HEALTH_S = 5.0  # an echo this often while the layer is healthy
 ECHO_TIMEOUT_S = 2.0  # an echo not back by then: the layer fails
+ECHO_RESEND_S = 0.05  # an echo not back by then is sent again (then at doubling intervals)
 ECHO = "sio.echo"
 REPLY = "sio.reply"
 
@@ -134,13 +135,23 @@ class LayerLink:
 
     async def echo(self, timeout: float = ECHO_TIMEOUT_S) -> None:
         """Send an echo to this process's channel and wait until the listener hears it;
-        raises (TimeoutError, or the layer's error) if it does not come back in time."""
+        raises (TimeoutError, or the layer's error) if it does not come back in time.
+
+        The echo is sent again after ECHO_RESEND_S, then at doubling intervals: the listener's
+        SUBSCRIBE and the echo's PUBLISH go out on two connections, so on a fresh layer the
+        first echo can reach Redis before the subscription does and be lost unheard."""
         nonce = secrets.token_hex(8)
         heard = self._echoes[nonce] = asyncio.get_running_loop().create_future()
+        message = {"type": ECHO, "nonce": nonce}
+        wait = ECHO_RESEND_S
         try:
             async with asyncio.timeout(timeout):
-                await self.layer.send(self.channel, {"type": ECHO, "nonce": nonce})
-                await heard
+                while True:
+                    await self.layer.send(self.channel, message)
+                    done, _ = await asyncio.wait([heard], timeout=wait)
+                    if done:
+                        return
+                    wait *= 2
         finally:
             self._echoes.pop(nonce, None)
 
