@@ -50,7 +50,7 @@ class Hub:
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
         self.link = LayerLink(groups=lambda: list(self._groups))
         # what goes to other processes, in order, without waiting for Redis (realtime.outbox)
-        self.outbox = Outbox()
+        self.outbox = Outbox(self.link.group_send_many)
         for message_type in ("sio.broadcast", "sio.direct", "sio.count", "sio.disconnect"):
             self.link.register(message_type, getattr(self, message_type.replace(".", "_")))
 
@@ -215,15 +215,8 @@ class Hub:
             if rooms is None
             else [group_name(namespace, room) for room in rooms]
         )
-        queue = self.outbox.send if wait else self.outbox.post
-        await queue(lambda: self._publish(groups, message))
+        await self.outbox.post_group_sends([(group, message) for group in groups], wait=wait)
         return delivered
-
-    async def _publish(self, groups: list[str], message: dict[str, Any]) -> None:
-        if len(groups) == 1:
-            await self.link.group_send(groups[0], message)
-        else:
-            await asyncio.gather(*(self.link.group_send(group, message) for group in groups))
 
     def _deliver(
         self,

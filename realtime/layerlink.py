@@ -33,6 +33,7 @@ from . import metrics
 from .conf import realtime_settings
 from .groups import hub_channel
 from .ids import PROCESS_ID
+from .pipelined import Pairs, Publisher, pipelined_publisher
 from .tasks import spawn
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class LayerLink:
         self._replies: dict[str, asyncio.Queue[dict[str, Any]]] = {}  # request id -> replies
         self._ready: asyncio.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._publisher: Publisher | None = None  # set with the layer
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -90,6 +92,7 @@ class LayerLink:
         if not self._layer_loaded:
             layer = get_channel_layer()
             self._layer = None if isinstance(layer, InMemoryChannelLayer) else layer
+            self._publisher = pipelined_publisher(self._layer)
             self._layer_loaded = True
         return self._layer
 
@@ -213,24 +216,39 @@ class LayerLink:
         except Exception as exc:
             self.failed(operation, exc)
 
-    async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        """Send a broadcast to a group; while the layer fails it is held for later instead."""
+    async def group_send_many(self, pairs: Pairs) -> None:
+        """Send each (group, message), in order: on the pub/sub layer in pipelines, one Redis
+        round trip for all (realtime.pipelined). While the layer fails they are held for later
+        instead, behind the ones already held."""
         if self._failing_since is not None:
-            self._hold(group, message)  # behind the ones already held: order is kept
+            self._hold_all(pairs)
             return
         try:
-            await self._group_send(group, message)
+            await self._group_send_many(pairs)
         except Exception as exc:
-            self._hold(group, message)
+            self._hold_all(pairs)  # what went already is dropped by its receivers
             self.failed("group_send", exc)
             return
         if self._failing_since is not None:  # sent, but maybe to the Redis that just went
-            self._hold(group, message)
+            self._hold_all(pairs)
             return
         now = time.monotonic()
-        self._recent.append((now, group, message))
+        self._recent.extend((now, group, message) for group, message in pairs)
         while now - self._recent[0][0] > RESEND_S:
             self._recent.popleft()
+
+    async def _group_send_many(self, pairs: Pairs) -> None:
+        publisher = self._publisher if self.layer is not None else None
+        if publisher is None:  # the core layer: one round trip each
+            for group, message in pairs:
+                await self._group_send(group, message)
+            return
+        async with self.slots:
+            await publisher(pairs)
+
+    def _hold_all(self, pairs: Pairs) -> None:
+        for group, message in pairs:
+            self._hold(group, message)
 
     async def _group_send(self, group: str, message: dict[str, Any]) -> None:
         """One group_send; a full channel is counted and logged, other failures raise."""

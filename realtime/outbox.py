@@ -6,9 +6,11 @@ deliveries, leaving the cork nothing to coalesce (bench scenario 4: one `send()`
 delivered frame). The outbox sends what it is given in that order, one at a time, from one
 task (channels_redis's pub/sub shard serializes its publishes behind a lock anyway): a
 broadcast's emitter goes on once its remote part is queued, and waits only while
-`max_pending` sends are queued. A send whose caller must know it went (a message to one
-socket, a disconnect) waits for its own turn, so it never overtakes a broadcast emitted
-before it; a failing layer holds what it cannot send (realtime.layerlink).
+`max_pending` sends are queued. Group sends queued one after another leave together, in one
+call of `publish` (one Redis round trip on the pub/sub layer, realtime.pipelined). A send whose
+caller must know it went (a message to one socket, a disconnect) waits for its own turn, so it
+never overtakes a broadcast emitted before it; a failing layer holds what it cannot send
+(realtime.layerlink).
 """
 
 from __future__ import annotations
@@ -17,19 +19,33 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from .pipelined import Pairs
 from .tasks import spawn
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[], Awaitable[None]]
+Publish = Callable[[Pairs], Awaitable[None]]
 MAX_PENDING = 64  # a queued broadcast waits at most this many round trips to Redis
 
 
+@dataclass(slots=True)
+class _Entry:
+    """A send of its own, or group sends (`pairs`) that may leave with their neighbours."""
+
+    send: Send | None
+    pairs: Pairs | None
+    done: asyncio.Future[None] | None  # for a caller who waits until it has gone
+
+
 class Outbox:
-    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, publish: Publish, max_pending: int = MAX_PENDING) -> None:
+        """`publish(pairs)` sends (group, message) pairs in their order."""
+        self.publish = publish
         self.max_pending = max_pending
-        self._queue: deque[tuple[Send, asyncio.Future[None] | None]] = deque()
+        self._queue: deque[_Entry] = deque()
         self._sender: asyncio.Task[None] | None = None
         self._waiting_for_room: list[asyncio.Future[None]] = []
 
@@ -38,21 +54,33 @@ class Outbox:
 
     async def post(self, send: Send) -> None:
         """Queue `send` behind everything posted before it; back at once unless full."""
+        await self._post(_Entry(send, None, None))
+
+    async def send(self, send: Send) -> None:
+        """Queue `send` behind everything posted before it and wait until it has run (its
+        exception, if any, is raised here)."""
+        await self._wait(_Entry(send, None, None))
+
+    async def post_group_sends(self, pairs: Pairs, *, wait: bool = False) -> None:
+        """Queue group sends, (group, message) pairs, as `post` does (`send` with `wait`);
+        they leave with the group sends queued next to them."""
+        entry = _Entry(None, pairs, None)
+        await (self._wait(entry) if wait else self._post(entry))
+
+    async def _post(self, entry: _Entry) -> None:
         while len(self._queue) >= self.max_pending:
             room: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiting_for_room.append(room)
             self._start()
             await room
-        self._queue.append((send, None))
+        self._queue.append(entry)
         self._start()
 
-    async def send(self, send: Send) -> None:
-        """Queue `send` behind everything posted before it and wait until it has run (its
-        exception, if any, is raised here)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((send, done))
+    async def _wait(self, entry: _Entry) -> None:
+        entry.done = asyncio.get_running_loop().create_future()
+        self._queue.append(entry)
         self._start()
-        await done
+        await entry.done
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been sent (graceful shutdown)."""
@@ -67,22 +95,41 @@ class Outbox:
     async def _run(self) -> None:
         try:
             while self._queue:
-                send, done = self._queue.popleft()
+                entries = self._next_entries()
                 self._make_room()
                 try:
-                    await send()
+                    await self._go(entries)
                 except Exception as exc:
-                    if done is None:
+                    if any(entry.done is None for entry in entries):
                         logger.exception("layer send failed")
-                    elif not done.done():
-                        done.set_exception(exc)
+                    for entry in entries:
+                        if entry.done is not None and not entry.done.done():
+                            entry.done.set_exception(exc)
                     continue
-                if done is not None and not done.done():
-                    done.set_result(None)
+                for entry in entries:
+                    if entry.done is not None and not entry.done.done():
+                        entry.done.set_result(None)
         finally:
             if self._sender is asyncio.current_task():
                 self._sender = None
             self._make_room()
+
+    def _next_entries(self) -> list[_Entry]:
+        """The next send, or the group sends queued one after another (`max_pending` at most)."""
+        entries = [self._queue.popleft()]
+        if entries[0].pairs is not None:
+            while self._queue and self._queue[0].pairs is not None:
+                if len(entries) >= self.max_pending:
+                    break
+                entries.append(self._queue.popleft())
+        return entries
+
+    async def _go(self, entries: list[_Entry]) -> None:
+        send = entries[0].send
+        if send is not None:
+            await send()
+        else:
+            await self.publish([pair for entry in entries for pair in entry.pairs or ()])
 
     def _make_room(self) -> None:
         if self._waiting_for_room and len(self._queue) < self.max_pending:
