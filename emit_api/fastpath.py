@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, get_resolver
 from rest_framework.renderers import JSONRenderer
@@ -33,7 +35,7 @@ from realtime.envelope import success
 
 from .exceptions import envelope_exception_handler
 from .permissions import access_refusal
-from .views import BaseEmitView
+from .views import BaseEmitView, EmitTarget
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -63,7 +65,7 @@ class EmitFastPath:
         if request is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
-        route, view, serializer, length = request
+        route, view, target, length = request
         read = await _read_body(receive, length)
         if read is None:  # the client left: nobody to answer
             return None
@@ -72,7 +74,7 @@ class EmitFastPath:
         if payload is _UNPARSED:  # Django answers (413, 400...) from the same bytes
             return await self.app(scope, _replay(body, more, receive), send)
         try:
-            status, answer = 200, success({"delivered": await view.emit(serializer, payload)})
+            status, answer = 200, success({"delivered": await view.emit(target, payload)})
         except Exception as exc:  # what the view would answer (the handler logs the unexpected)
             response = envelope_exception_handler(exc, {"view": view})
             status, answer = response.status_code, response.data
@@ -97,9 +99,9 @@ class EmitFastPath:
 _UNPARSED = object()
 
 
-def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] | None:
-    """(route, view, valid input serializer, body length) of an emit Django would accept up
-    to its body; None for anything else."""
+def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], EmitTarget, int] | None:
+    """(route, view, its valid input, body length) of an emit Django would accept up to its
+    body; None for anything else."""
     if scope.get("root_path"):
         return None
     headers = _headers(scope)
@@ -117,20 +119,52 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], Any, int] |
     client = scope.get("client")
     if access_refusal(headers.get, client[0] if client else "") is not None:
         return None
+    target = _target(scope["path"], scope.get("query_string", b""))
+    if target is None:
+        return None
+    route, view, valid = target
+    return route, view, valid, length
+
+
+# (path, query string) -> (route, view, valid input), or None where Django answers: REST
+# emits go to the same targets again and again, and resolving the path and validating the
+# input were a third of the fast path's CPU. An entry depends on the code and the settings
+# only (all are forgotten when a setting changes).
+Target = tuple[str, type[BaseEmitView], EmitTarget]
+_targets: dict[tuple[str, bytes], Target | None] = {}
+MAX_TARGETS = 4096  # past it the cache starts over
+
+
+def _target(path: str, query_string: bytes) -> Target | None:
+    key = (path, query_string)
+    if key in _targets:
+        return _targets[key]
+    if len(_targets) >= MAX_TARGETS:
+        _targets.clear()
+    target = _targets[key] = _validated_target(path, query_string)
+    return target
+
+
+def _validated_target(path: str, query_string: bytes) -> Target | None:
     try:
-        match = get_resolver().resolve(scope["path"])
+        match = get_resolver().resolve(path)
     except Resolver404:
         return None
     view = getattr(match.func, "view_class", None)
     if not (isinstance(view, type) and issubclass(view, BaseEmitView)):
         return None
-    query = _query(scope)
+    query = _query(query_string)
     if query is None or "format" in query:  # DRF's format override picks a renderer
         return None
     serializer = view.input_serializer_class(data={**query, **match.kwargs})
     if not serializer.is_valid():
         return None
-    return match.route, view, serializer, length
+    return match.route, view, EmitTarget.of(serializer)
+
+
+@receiver(setting_changed)
+def _forget_targets(**kwargs: Any) -> None:
+    _targets.clear()
 
 
 def _body_limit() -> int:
@@ -166,12 +200,12 @@ def _accepts_json(accept: str | None) -> bool:
     return any(part.strip() in ACCEPTED for part in accept.split(","))
 
 
-def _query(scope: Scope) -> dict[str, str] | None:
+def _query(query_string: bytes) -> dict[str, str] | None:
     """`request.query_params.dict()`: the last value of each name; None where Django would
     parse differently or refuse."""
     try:
         pairs = parse_qsl(
-            scope.get("query_string", b"").decode(),
+            query_string.decode(),
             keep_blank_values=True,
             max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
         )

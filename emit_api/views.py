@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -75,18 +75,29 @@ class BaseEmitView(AsyncInternalView):
 
     async def post(self, request: Request, event: str, **path: str) -> Response:
         data = self.validated_input(request, event=event, **path)
-        return delivered(await self.emit(data, self.json_body(request)))
+        target = EmitTarget.of(data)
+        return delivered(await self.emit(target, self.json_body(request)))
 
     @classmethod
-    async def emit(cls, data: serializers.NamespaceQuerySerializer, payload: Any) -> int:
-        """Emit the request's event: `data` is its valid input serializer (emit_api.fastpath
-        calls this too)."""
+    async def emit(cls, target: EmitTarget, payload: Any) -> int:
+        """Emit the request's event to its target (emit_api.fastpath calls this too)."""
         return await cls.service(
-            **{cls.target: data.validated_data[cls.target]},
-            event=data.validated_data["event"],
+            **{cls.target: target.data[cls.target]},
+            event=target.data["event"],
             payload=payload,
-            namespace=data.validated_namespace(),
+            namespace=target.namespace,
         )
+
+
+class EmitTarget(NamedTuple):
+    """What an emit's valid input says: its path's and query's fields, and the namespace."""
+
+    data: Mapping[str, Any]
+    namespace: str
+
+    @classmethod
+    def of(cls, serializer: serializers.NamespaceQuerySerializer) -> EmitTarget:
+        return cls(dict(serializer.validated_data), serializer.validated_namespace())
 
 
 def emit_schema(summary: str) -> Any:

@@ -16,6 +16,7 @@ from django.test import override_settings
 
 from config.asgi import django_asgi_app
 from config.handler import ASGIHandler
+from emit_api import fastpath
 from emit_api.fastpath import EmitFastPath
 from realtime import tasks
 from realtime.conf import realtime_settings
@@ -163,3 +164,20 @@ async def test_the_security_headers_follow_the_settings(security: dict, served: 
         django = ASGIHandler()  # its middleware reads these settings when it is loaded
         _, served_fast = await both("/emit/room/r/hi", django=django, body=b"{}")
     assert served_fast is served
+
+
+async def test_a_second_request_to_a_target_gets_the_same_answer() -> None:
+    """The second time, the target's route and input come from the fast path's cache."""
+    for path, request_ in [*SUCCEEDING, *DECLINED]:
+        first = await both(path, **request_)
+        assert await both(path, **request_) == first, path
+
+
+def test_the_targets_cache_is_bounded_and_forgets_on_a_setting_change() -> None:
+    fastpath._targets.clear()
+    for n in range(fastpath.MAX_TARGETS + 5):
+        fastpath._target(f"/emit/user-{n}/hello", b"")
+    assert 0 < len(fastpath._targets) <= fastpath.MAX_TARGETS
+    assert fastpath._target("/emit/u1/hello", b"namespace=nope") is None  # invalid: cached
+    with override_settings(ROOT_URLCONF="config.urls"):
+        assert fastpath._targets == {}
