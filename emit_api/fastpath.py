@@ -165,6 +165,7 @@ def _validated_target(path: str, query_string: bytes) -> Target | None:
 @receiver(setting_changed)
 def _forget_targets(**kwargs: Any) -> None:
     _targets.clear()
+    _hosts.clear()
 
 
 def _body_limit() -> int:
@@ -181,9 +182,22 @@ def _headers(scope: Scope) -> dict[str, str] | None:
 
 
 def _host_allowed(host: str | None) -> bool:
-    """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise)."""
+    """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise), remembered
+    by host like the targets."""
     if host is None or settings.USE_X_FORWARDED_HOST:
         return False
+    allowed = _hosts.get(host)
+    if allowed is None:
+        if len(_hosts) >= MAX_TARGETS:
+            _hosts.clear()
+        allowed = _hosts[host] = _validated_host(host)
+    return allowed
+
+
+_hosts: dict[str, bool] = {}
+
+
+def _validated_host(host: str) -> bool:
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]

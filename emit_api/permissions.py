@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Callable
@@ -50,6 +51,7 @@ def _presented_key(header: Callable[[str], str | None]) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback

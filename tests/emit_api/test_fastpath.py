@@ -173,11 +173,14 @@ async def test_a_second_request_to_a_target_gets_the_same_answer() -> None:
         assert await both(path, **request_) == first, path
 
 
-def test_the_targets_cache_is_bounded_and_forgets_on_a_setting_change() -> None:
+def test_the_caches_are_bounded_and_forget_on_a_setting_change() -> None:
     fastpath._targets.clear()
     for n in range(fastpath.MAX_TARGETS + 5):
         fastpath._target(f"/emit/user-{n}/hello", b"")
     assert 0 < len(fastpath._targets) <= fastpath.MAX_TARGETS
     assert fastpath._target("/emit/u1/hello", b"namespace=nope") is None  # invalid: cached
+    assert fastpath._host_allowed("127.0.0.1:4000")
     with override_settings(ROOT_URLCONF="config.urls"):
-        assert fastpath._targets == {}
+        assert fastpath._targets == {} and fastpath._hosts == {}
+    with override_settings(ALLOWED_HOSTS=["example.org"]):
+        assert not fastpath._host_allowed("127.0.0.1:4000")  # the new setting, not the cache
