@@ -73,6 +73,17 @@ class DirectWriter:
         self.corked.append(framed(frame))
         return True
 
+    def release_handshake(self) -> None:
+        """Drop the opening handshake's request and response once it is answered. uvicorn keeps
+        both for the connection's life but reads them only until then: with their headers,
+        about twenty objects per connection that the garbage collector would scan again and
+        again as a connect storm's heap grows."""
+        protocol = self.protocol
+        if protocol.handshake_complete:
+            if protocol.request is not None:  # websockets' parser holds it too, for good
+                protocol.request.headers.clear()
+            protocol.request = protocol.response = None
+
     def flush(self) -> None:
         """Write the corked frames now (dropped if the connection closed meanwhile)."""
         if not self.corked:
@@ -101,7 +112,7 @@ def direct_writer_of(send: Any) -> DirectWriter | None:
     protocol = getattr(send, "__self__", None)
     if type(protocol).__name__ != "WebSocketsSansIOProtocol":
         return None
-    needed = ("close_sent", "disconnected", "writable", "conn", "transport")
+    needed = ("close_sent", "disconnected", "writable", "conn", "transport", "handshake_complete")
     if not all(hasattr(protocol, name) for name in needed):
         return None  # another uvicorn than the one this was written for: ASGI only
     return DirectWriter(protocol)

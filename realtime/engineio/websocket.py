@@ -34,6 +34,12 @@ class WebSocketChannel:
         self._direct = direct_writer_of(send)
         self.closed = False
 
+    async def accept(self) -> None:
+        """Accept the WebSocket (the handshake's answer)."""
+        await self._send({"type": "websocket.accept"})
+        if self._direct is not None:
+            self._direct.release_handshake()
+
     def write_now(self, frame: Frame) -> bool:
         """Write `frame` at the end of this loop turn where the server allows it
         (realtime.engineio.direct); False: nothing was written, send it through `__call__`."""
@@ -82,7 +88,7 @@ async def handle_websocket(
         if not server.admits(scope):  # MAX_CONNECTIONS_PER_IP
             await send({"type": "websocket.close", "code": 1008})
             return
-        await send({"type": "websocket.accept"})
+        await channel.accept()
         created = server.create_session(scope, Transport.WEBSOCKET)
         created.attach_websocket(channel)
         created.send(server.handshake_frame(created))
@@ -97,10 +103,10 @@ async def handle_websocket(
             return
         from .forwarding import relay_websocket  # the forwarding layer builds on this module
 
-        await send({"type": "websocket.accept"})
+        await channel.accept()
         await relay_websocket(server, owner, sid, channel, receive)
         return
-    await send({"type": "websocket.accept"})
+    await channel.accept()
     await upgrade(session, channel, receive)
 
 

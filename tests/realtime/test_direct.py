@@ -44,7 +44,8 @@ def test_only_uvicorns_send_has_a_direct_writer() -> None:
 
 async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> None:
     """The uvicorn that `serve` runs, configured as `serve` configures it, still exposes what
-    the direct writes need: else every frame would silently take the slower ASGI path."""
+    the direct writes need: else every frame would silently take the slower ASGI path. The
+    handshake's request and response are dropped at the accept, and the connection goes on."""
     import asyncio
     import socket
 
@@ -55,17 +56,22 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
     from realtime.engineio.websocket import WebSocketChannel
 
     written: list[bool] = []
+    released: list[tuple[Any, Any]] = []
+    heard: list[dict] = []
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return
         await receive()  # websocket.connect
-        await send({"type": "websocket.accept"})
         channel = WebSocketChannel(send, max_backlog=1_000_000)  # as the sessions write
+        await channel.accept()
+        protocol = send.__self__
+        released.append((protocol.request, protocol.response))  # kept by uvicorn otherwise
         written.append(direct_writer_of(send) is not None)
         written.append(channel.write_now("direct"))
         await channel("through ASGI")  # the direct frame before it goes first
         written.append(channel.write_now(b"\x01binary"))
+        heard.append(await receive())  # the client's frame after all that
         await receive()  # websocket.disconnect
 
     listening = socket.create_server(("127.0.0.1", 0))
@@ -79,12 +85,17 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
             await asyncio.sleep(0.01)
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
             received = [await asyncio.wait_for(client.recv(), 5) for _ in range(3)]
+            await client.send("after")
+            while not heard:
+                await asyncio.sleep(0.01)
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
         listening.close()
     assert written == [True, True, True]
     assert received == ["direct", "through ASGI", b"\x01binary"]
+    assert released == [(None, None)]  # the handshake's request and response: dropped
+    assert heard == [{"type": "websocket.receive", "text": "after"}]
 
 
 class RecordingTransport:
