@@ -117,11 +117,10 @@ class Outbox:
     def _next_entries(self) -> list[_Entry]:
         """The next send, or the group sends queued one after another (`max_pending` at most)."""
         entries = [self._queue.popleft()]
-        if entries[0].pairs is not None:
-            while self._queue and self._queue[0].pairs is not None:
-                if len(entries) >= self.max_pending:
-                    break
-                entries.append(self._queue.popleft())
+        if entries[0].pairs is None:
+            return entries
+        while self._queue and self._queue[0].pairs is not None and len(entries) < self.max_pending:
+            entries.append(self._queue.popleft())
         return entries
 
     async def _go(self, entries: list[_Entry]) -> None:
