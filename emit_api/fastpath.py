@@ -16,6 +16,7 @@ tests/emit_api/test_fastpath.py holds the two paths to the same answers.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -119,33 +120,24 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], EmitTarget,
     client = scope.get("client")
     if access_refusal(headers.get, client[0] if client else "") is not None:
         return None
-    target = _target(scope["path"], scope.get("query_string", b""))
+    target = _validated_target(scope["path"], scope.get("query_string", b""))
     if target is None:
         return None
     route, view, valid = target
     return route, view, valid, length
 
 
-# (path, query string) -> (route, view, valid input), or None where Django answers: REST
-# emits go to the same targets again and again, and resolving the path and validating the
-# input were a third of the fast path's CPU. An entry depends on the code and the settings
-# only (all are forgotten when a setting changes).
 Target = tuple[str, type[BaseEmitView], EmitTarget]
-_targets: dict[tuple[str, bytes], Target | None] = {}
-MAX_TARGETS = 4096  # past it the cache starts over
+MAX_TARGETS = 4096  # targets (and hosts) remembered, the least recently used forgotten first
 
 
-def _target(path: str, query_string: bytes) -> Target | None:
-    key = (path, query_string)
-    if key in _targets:
-        return _targets[key]
-    if len(_targets) >= MAX_TARGETS:
-        _targets.clear()
-    target = _targets[key] = _validated_target(path, query_string)
-    return target
-
-
+# REST emits go to the same targets again and again, and resolving the path and validating the
+# input were a third of the fast path's CPU. The answer depends on the path, the query, the
+# code and the settings only: remembered, and forgotten when a setting changes.
+@functools.lru_cache(maxsize=MAX_TARGETS)
 def _validated_target(path: str, query_string: bytes) -> Target | None:
+    """(route, view, valid input) of the emit at `path?query_string`, or None where Django
+    answers."""
     try:
         match = get_resolver().resolve(path)
     except Resolver404:
@@ -164,8 +156,8 @@ def _validated_target(path: str, query_string: bytes) -> Target | None:
 
 @receiver(setting_changed)
 def _forget_targets(**kwargs: Any) -> None:
-    _targets.clear()
-    _hosts.clear()
+    _validated_target.cache_clear()
+    _validated_host.cache_clear()
 
 
 def _body_limit() -> int:
@@ -182,21 +174,13 @@ def _headers(scope: Scope) -> dict[str, str] | None:
 
 
 def _host_allowed(host: str | None) -> bool:
-    """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise), remembered
-    by host like the targets."""
+    """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise)."""
     if host is None or settings.USE_X_FORWARDED_HOST:
         return False
-    allowed = _hosts.get(host)
-    if allowed is None:
-        if len(_hosts) >= MAX_TARGETS:
-            _hosts.clear()
-        allowed = _hosts[host] = _validated_host(host)
-    return allowed
+    return _validated_host(host)
 
 
-_hosts: dict[str, bool] = {}
-
-
+@functools.lru_cache(maxsize=MAX_TARGETS)  # by host, like the targets
 def _validated_host(host: str) -> bool:
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
