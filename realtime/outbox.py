@@ -21,13 +21,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .pipelined import Pairs
+from .pipelined import Pairs, Publisher
 from .tasks import spawn
 
 logger = logging.getLogger(__name__)
 
 Send = Callable[[], Awaitable[None]]
-Publish = Callable[[Pairs], Awaitable[None]]
 MAX_PENDING = 64  # a queued broadcast waits at most this many round trips to Redis
 
 
@@ -41,7 +40,7 @@ class _Entry:
 
 
 class Outbox:
-    def __init__(self, publish: Publish, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, publish: Publisher, max_pending: int = MAX_PENDING) -> None:
         """`publish(pairs)` sends (group, message) pairs in their order."""
         self.publish = publish
         self.max_pending = max_pending
@@ -102,13 +101,9 @@ class Outbox:
                 except Exception as exc:
                     if any(entry.done is None for entry in entries):
                         logger.exception("layer send failed")
-                    for entry in entries:
-                        if entry.done is not None and not entry.done.done():
-                            entry.done.set_exception(exc)
+                    _settle(entries, exc)
                     continue
-                for entry in entries:
-                    if entry.done is not None and not entry.done.done():
-                        entry.done.set_result(None)
+                _settle(entries, None)
         finally:
             if self._sender is asyncio.current_task():
                 self._sender = None
@@ -136,6 +131,17 @@ class Outbox:
             for room in waiting:
                 if not room.done():
                     room.set_result(None)
+
+
+def _settle(entries: list[_Entry], exc: Exception | None) -> None:
+    """Tell the callers who wait how their sends went."""
+    for entry in entries:
+        if entry.done is None or entry.done.done():
+            continue
+        if exc is None:
+            entry.done.set_result(None)
+        else:
+            entry.done.set_exception(exc)
 
 
 async def _nothing() -> None:
