@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from realtime.emit import Emitted, emit_on_commit, emitted
+from realtime.emit import Emitted, emit_all_on_commit, emit_on_commit, emitted
 from realtime.hub import get_hub
 from realtime.push.notify import OfflinePush, schedule_offline_pushes
 
@@ -60,9 +60,18 @@ def counters(
     totals: Mapping[str, int],
     out: list[Emitted] | None = None,
 ) -> None:
-    """`counter {cid, unread_count, total_unread}` to each user, their own numbers."""
+    """`counter {cid, unread_count, total_unread}` to each user, their own numbers.
+
+    Built as `Emitted` directly (`to_users` checks and copies what is known good here): a
+    batch of messages makes one per other participant of each message and namespace.
+    """
+    batch: list[Emitted] = [] if out is None else out
     for uid, count in unread.items():
-        to_users("counter", counter_wire(cid, count, totals.get(uid, 0)), uids=[uid], out=out)
+        args = (counter_wire(cid, count, totals.get(uid, 0)),)
+        rooms = (user_room(uid),)
+        batch += [Emitted("counter", args, namespace, rooms, ()) for namespace in NAMESPACES]
+    if out is None:
+        emit_all_on_commit(batch)
 
 
 def push_on_commit(uids: list[str], *, title: str, body: str, data: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 `messages_send` stores a batch with a fixed handful of statements, whatever its size: the
 participant rows of its conversations (locked), one INSERT of the new messages, one UPDATE of
-the conversations and one per distinct unread increase, one read of the recipients' totals.
+the conversations, one per distinct unread increase and one of the senders' rows, one read of
+the recipients' totals (written out in `batchsql`).
 Each message then gets exactly the events it would have got alone (`new_message` to every
 participant, `counter` to each other one with their own counts as of that message, a push to
 those with no live socket), sent once the transaction commits.
@@ -18,17 +19,17 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from realtime.batching import GroupCommit
 from realtime.emit import Emitted, emit_all_on_commit
 from realtime.push.notify import OfflinePush
 
-from . import events
-from .models import Conversation, Message, Participant
+from . import batchsql, events
+from .batchsql import NewMessage
+from .models import Message
 from .selectors import members
-from .wire import message_wire
+from .wire import MessageRow, message_wire
 
 PUSH_TITLE = "New message"
 MAX_BATCH = 100  # messages per transaction
@@ -51,11 +52,6 @@ class MessageRequest:
     def key(self) -> tuple[int, str, str | None]:
         """What makes a message with a client id stored once."""
         return (self.cid, self.uid, self.client_msg_id)
-
-
-# a participant row as `_Member` reads it
-MEMBER_FIELDS = ("id", "conversation_id", "uid", "account_id", "unread_count",
-                 "conversation__title")  # fmt: skip
 
 
 class _Member(NamedTuple):
@@ -126,17 +122,19 @@ message_writer: GroupCommit[MessageRequest, MessageSent] = GroupCommit(
 
 # ----- one batch, inside its transaction ----------------------------------------------------
 
+Key = tuple[Any, ...]  # a message's key in the batch: its client id, else its position
+
 
 def _store(requests: list[MessageRequest]) -> list[MessageSent | Exception]:
     """Check each sender's membership, store the new messages once each, count them."""
     now = timezone.now()
     cids = list(dict.fromkeys(request.cid for request in requests))
-    rows = [_Member(*row) for row in _locked_members(cids)]
+    rows = [_Member(*row) for row in batchsql.locked_members(cids)]
     by_user = {(row.cid, row.uid): row for row in rows}
 
     outcomes: dict[int, MessageSent | Exception] = {}
-    fresh: dict[tuple[Any, ...], Message] = {}  # by client id (no client id: by position)
-    keys: dict[int, tuple[Any, ...]] = {}  # each request that may store -> its message's key
+    fresh: dict[Key, NewMessage] = {}
+    keys: dict[int, Key] = {}  # each request that may store -> its message's key
     for i, request in enumerate(requests):
         member = by_user.get((request.cid, request.uid))
         if member is None or member.account_id != request.account_id:
@@ -144,57 +142,42 @@ def _store(requests: list[MessageRequest]) -> list[MessageSent | Exception]:
             continue
         keys[i] = request.key if request.client_msg_id is not None else (i,)
         if keys[i] not in fresh:  # else the same client id twice in the batch: stored once
-            fresh[keys[i]] = Message(
-                conversation_id=request.cid,
-                sender_id=request.uid,
-                content=request.content,
-                attachments=request.attachments or [],
-                client_msg_id=request.client_msg_id,
-                created_at=now,
+            fresh[keys[i]] = NewMessage(
+                None,
+                request.cid,
+                request.uid,
+                request.content,
+                request.attachments or [],
+                request.client_msg_id,
+                now,
             )
-    stored = _insert(fresh)
+    stored, before = _insert(fresh)
+    wires = {key: message_wire(message) for key, message in stored.items()}
 
-    new: list[Message] = []
-    told: set[tuple[Any, ...]] = set()  # the keys whose first request was answered
+    new: list[tuple[MessageRow, dict[str, Any]]] = []
+    told: set[Key] = set()  # the keys whose first request was answered
     for i, key in keys.items():
-        message = stored.get(key) or fresh[key]
-        created = key not in stored and key not in told
+        created = key not in before and key not in told
         told.add(key)
         if created:
-            new.append(message)
-        outcomes[i] = (message_wire(message), created)
+            new.append((stored[key], wires[key]))
+        outcomes[i] = (wires[key], created)
     if new:
         _count_new(rows, new, now)
     return [outcomes[i] for i in range(len(requests))]
 
 
-def _locked_members(cids: list[int]) -> list[tuple[Any, ...]]:
-    """The conversations' participant rows, locked in one order (PostgreSQL; SQLite's
-    IMMEDIATE transaction holds the database's write lock already)."""
-    return list(
-        Participant.objects.filter(conversation_id__in=cids)
-        .select_for_update(of=("self",))
-        .order_by("joined_at", "id")
-        .values_list(*MEMBER_FIELDS)
-    )
-
-
-def _insert(fresh: dict[tuple[Any, ...], Message]) -> dict[tuple[Any, ...], Message]:
-    """One INSERT of every message; the ones already stored under their client id (a retry
-    of a message committed before) are found and left out: {their key: the stored row}."""
-    if not fresh:
-        return {}
-    keyed = any(message.client_msg_id is not None for message in fresh.values())
-    if not keyed:
-        Message.objects.bulk_create(list(fresh.values()))
-        return {}
+def _insert(fresh: dict[Key, NewMessage]) -> tuple[dict[Key, MessageRow], set[Key]]:
+    """One INSERT of every message: each key's stored row, and the keys that were stored
+    before under their client id (a retry of a message committed earlier), left out."""
+    if not any(message.client_msg_id is not None for message in fresh.values()):
+        return _inserted(fresh), set()
     try:
         with transaction.atomic():  # a savepoint: a client id may be stored already
-            Message.objects.bulk_create(list(fresh.values()))
-        return {}
+            return _inserted(fresh), set()
     except IntegrityError:
         pass
-    stored: dict[tuple[Any, ...], Message] = {}
+    before: dict[Key, MessageRow] = {}
     for key, message in fresh.items():
         if message.client_msg_id is not None:
             found = Message.objects.filter(
@@ -203,52 +186,41 @@ def _insert(fresh: dict[tuple[Any, ...], Message]) -> dict[tuple[Any, ...], Mess
                 client_msg_id=message.client_msg_id,
             ).first()
             if found is not None:
-                stored[key] = found
-    Message.objects.bulk_create([m for key, m in fresh.items() if key not in stored])
-    return stored
+                before[key] = found
+    rest = {key: message for key, message in fresh.items() if key not in before}
+    return {**_inserted(rest), **before}, set(before)
 
 
-def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
+def _inserted(fresh: dict[Key, NewMessage]) -> dict[Key, MessageRow]:
+    if not fresh:
+        return {}
+    return dict(zip(fresh, batchsql.insert_messages(list(fresh.values())), strict=True))
+
+
+def _count_new(rows: list[_Member], new: list[tuple[MessageRow, dict[str, Any]]], now: Any) -> None:
     """The new messages' conversations move to `now`; each participant's unread count rises
     by the messages of the others, in one UPDATE per distinct rise; a sender has read up to
     their own last message. Then the events of each message, in order."""
     of_conversation: dict[int, list[_Member]] = defaultdict(list)
     for row in rows:
         of_conversation[row.cid].append(row)
-    sent = Counter(message.conversation_id for message in new)
-    own = Counter((message.conversation_id, message.sender_id) for message in new)
+    sent = Counter(message.conversation_id for message, _ in new)
+    own = Counter((message.conversation_id, message.sender_id) for message, _ in new)
+    own_last = {(message.conversation_id, message.sender_id): message.pk for message, _ in new}
     delta: dict[int, int] = {}  # a row -> how much its unread count rises
-    senders: dict[int, list[int]] = defaultdict(list)  # a rise -> the senders' rows
+    last_read: dict[int, int] = {}  # a sender's row -> their own last message
     by_rise: dict[int, list[int]] = defaultdict(list)  # a rise -> the conversations
     for cid in sent:
         by_rise[sent[cid]].append(cid)  # everyone but the senders: every message
         for row in of_conversation[cid]:
             delta[row.pk] = sent[cid] - own[(cid, row.uid)]
             if own[(cid, row.uid)]:
-                senders[delta[row.pk]].append(row.pk)
+                last_read[row.pk] = own_last[(cid, row.uid)]
 
-    Conversation.objects.filter(pk__in=list(sent)).update(last_activity=now)
-    first_new = min(message.pk for message in new)
-    own_last = Subquery(
-        Message.objects.filter(
-            conversation_id=OuterRef("conversation_id"),
-            sender_id=OuterRef("uid"),
-            pk__gte=first_new,
-        )
-        .order_by("-pk")
-        .values("pk")[:1]
-    )
-    # by conversation, not by row: a statement's parameters grow with the batch, not with
-    # the participants of its conversations
-    all_senders = [pk for pks in senders.values() for pk in pks]
+    batchsql.touch_conversations(list(sent), now)
     for up, cids in by_rise.items():
-        rows_of = Participant.objects.filter(conversation_id__in=cids).exclude(pk__in=all_senders)
-        rows_of.update(unread_count=F("unread_count") + up, last_activity=now)
-    for up, pks in senders.items():
-        changes: dict[str, Any] = {"last_activity": now, "last_read_message_id": own_last}
-        if up:
-            changes["unread_count"] = F("unread_count") + up
-        Participant.objects.filter(pk__in=pks).update(**changes)
+        batchsql.raise_unread(cids, up, now, but=list(last_read))
+    batchsql.update_senders(delta, last_read, now)
 
     # everyone's totals after the batch, less what the batch added: the totals before it
     totals = _totals(rows, set(sent))
@@ -258,7 +230,7 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
     unread = {row.pk: row.unread for row in rows}
     out: list[Emitted] = []
     pushes: list[OfflinePush] = []
-    for message in new:
+    for message, wire in new:
         everyone = of_conversation[message.conversation_id]
         others = [row for row in everyone if row.uid != message.sender_id]
         for row in others:
@@ -266,6 +238,7 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
             totals[(row.account_id, row.uid)] += 1
         _events(
             message,
+            wire,
             users=[row.uid for row in everyone],
             unread={row.uid: unread[row.pk] for row in others},
             totals={row.uid: totals[(row.account_id, row.uid)] for row in others},
@@ -278,29 +251,20 @@ def _count_new(rows: list[_Member], new: list[Message], now: Any) -> None:
 
 def _totals(rows: list[_Member], cids: set[int]) -> dict[tuple[str, str], int]:
     """Each participant of `cids`' unread count over every conversation of their account, in
-    one query whatever the number of accounts in the batch.
-
-    The query selects by user only and the accounts are picked here: with `account_id IN`
-    beside `uid IN`, SQLite probes its (uid, account_id) index for every user and account
-    pair of the batch (100 accounts of 10 users: 100,000 probes, 19 ms instead of 3).
-    """
+    one query whatever the number of accounts in the batch."""
     wanted = {(row.account_id, row.uid) for row in rows if row.cid in cids}
     if not wanted:
         return {}
-    users = Participant.objects.filter(conversation_id__in=list(cids)).values("uid")
-    sums = (
-        Participant.objects.filter(uid__in=users)
-        .values("account_id", "uid")
-        .annotate(total=Sum("unread_count"))
-        .values_list("account_id", "uid", "total")
-    )
     return {
-        (account_id, uid): total for account_id, uid, total in sums if (account_id, uid) in wanted
+        (account_id, uid): total
+        for account_id, uid, total in batchsql.unread_totals(list(cids))
+        if (account_id, uid) in wanted
     }
 
 
 def _events(
-    message: Message,
+    message: MessageRow,
+    wire: dict[str, Any],
     *,
     users: list[str],
     unread: dict[str, int],
@@ -308,12 +272,11 @@ def _events(
     out: list[Emitted],
 ) -> None:
     """After commit: `new_message` to every participant, `counter` to each other one."""
-    wire = message_wire(message)
     events.to_users("new_message", {"message": wire}, uids=users, out=out)
     events.counters(message.conversation_id, unread, totals, out=out)
 
 
-def _push(message: Message, *, others: list[str], title: str) -> OfflinePush:
+def _push(message: MessageRow, *, others: list[str], title: str) -> OfflinePush:
     """After commit, to those of the others with no live socket."""
     return OfflinePush(
         others,

@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from .models import Message
 from .participation import ParticipantState
 
 P = TypeVar("P", bound=ParticipantState)
@@ -108,7 +107,26 @@ def typing_wire(cid: int, user_id: str, is_typing: bool) -> dict[str, Any]:
     return {"cid": str(cid), "user_id": user_id, "is_typing": is_typing}
 
 
-def message_wire(message: Message) -> dict[str, Any]:
+class MessageRow(Protocol):
+    """What a message's wire shape reads: a `Message`, or a row a batch has just stored."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def conversation_id(self) -> int: ...
+    @property
+    def sender_id(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def attachments(self) -> Any: ...
+    @property
+    def client_msg_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+
+def message_wire(message: MessageRow) -> dict[str, Any]:
     return {
         "_id": str(message.pk),
         "conversation_id": str(message.conversation_id),

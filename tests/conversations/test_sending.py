@@ -10,8 +10,9 @@ from channels.db import database_sync_to_async
 from django.db.models import Count
 
 from conversations import services
-from conversations.models import Message, Participant
+from conversations.models import Conversation, Message, Participant
 from conversations.sending import MessageRequest
+from conversations.wire import message_wire
 from realtime.batching import GroupCommit
 from realtime.emit import Emitted
 from realtime.envelope import Forbidden, NotFound
@@ -107,6 +108,33 @@ def test_a_batch_over_several_accounts_counts_each_account_apart(emitted) -> Non
         ("user:bob", {"cid": str(ours), "unread_count": 1, "total_unread": 1}),
         ("user:bob", {"cid": str(theirs), "unread_count": 1, "total_unread": 2}),
     ]
+
+
+def test_what_a_batch_writes_reads_back_as_the_orm_stores_it(emitted) -> None:
+    """The batch's statements are written out by hand (conversations.batchsql): the rows they
+    store read back through the ORM as the wire the senders were answered with."""
+    cid = create("alice", ["bob"])
+    files = [{"url": "https://cdn.example/a.png", "size": 3, "tags": ["x", None, 1.5]}]
+    before = Participant.objects.get(conversation_id=cid, uid="bob").last_activity
+
+    outcomes = services.messages_send(
+        [
+            request(cid, "alice", "é ✓ 'quoted' \"double\"", attachments=files, client_msg_id="a"),
+            request(cid, "bob", ""),
+        ]
+    )
+
+    answered = [outcome[0] for outcome in outcomes]  # type: ignore[index]
+    rows = Message.objects.filter(conversation_id=cid).order_by("id")
+    assert [message_wire(row) for row in rows] == answered
+    assert rows[0].attachments == files and rows[1].attachments == []
+    conversation = Conversation.objects.get(pk=cid)
+    assert conversation.last_activity == rows[0].created_at > before
+    participants = Participant.objects.filter(conversation_id=cid)
+    assert {p.uid: p.last_activity for p in participants} == {
+        "alice": rows[0].created_at,
+        "bob": rows[0].created_at,
+    }
 
 
 def test_a_request_that_breaks_the_batch_fails_alone(emitted) -> None:
