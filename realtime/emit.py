@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from . import metrics
-from .hub import Hub, get_hub
+from .hub import Broadcast, Hub, get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
 from .socketio.packets import RESERVED_EVENTS, Packet, PacketType
@@ -190,41 +190,45 @@ def _emit_one(emitted: Emitted) -> Coroutine[Any, Any, int]:
 
 
 async def _emit_all(batch: list[Emitted]) -> None:
-    """Each emit in order. With a channel layer, each is also queued for the other processes
-    (realtime.outbox): one after the other, so the outbox gets them in this order."""
+    """`emit` of each, in order: delivered here, and with a channel layer queued for the other
+    processes as one message per namespace (`Hub.broadcast_many`), not one per room of each."""
     hub = get_hub()
-    if hub.layer is None:  # delivered here, at once: no coroutine per emit
-        _emit_all_here(hub, batch)
-        return
-    for one in batch:
+    remote = _emit_all_here(hub, batch, remote=hub.layer is not None)
+    for namespace, broadcasts in remote.items():
         try:
-            await _emit_one(one)
+            await hub.broadcast_many(namespace, broadcasts)
         except Exception:
             logger.exception("emit failed")
 
 
-def _emit_all_here(hub: Hub, batch: list[Emitted]) -> None:
-    """`emit` of each, when no other process can have sockets: each encoded only if a socket
-    here is a target (a message's events go to both team namespaces, most sockets are on
-    one), and counted in the metrics once per batch."""
+def _emit_all_here(hub: Hub, batch: list[Emitted], *, remote: bool) -> dict[str, list[Broadcast]]:
+    """Deliver each emit to this process's sockets, encoded only if one is a target (a
+    message's events go to both team namespaces, most sockets are on one) or if other
+    processes need it (`remote`: then it is returned, by namespace). Counted in the metrics
+    once per batch."""
     sent: Counter[tuple[str, str]] = Counter()
     delivered: Counter[str] = Counter()
+    others: dict[str, list[Broadcast]] = {}
     for event, args, namespace, to, exclude in batch:
         try:
             rooms = _rooms(to)
             sent[namespace, event] += 1
             targets = hub.local_targets(namespace, rooms, exclude)
-            if targets:
-                frames = _event_frames(namespace, event, args)
-                for socket in targets:
-                    socket.deliver(frames)
-                delivered[namespace] += len(targets)
+            if not targets and not remote:
+                continue
+            frames = _event_frames(namespace, event, args)
+            for socket in targets:
+                socket.deliver(frames)
+            delivered[namespace] += len(targets)
+            if remote:
+                others.setdefault(namespace, []).append((frames, rooms, list(exclude)))
         except Exception:
             logger.exception("emit failed")
     for (namespace, event), count in sent.items():
         metrics.child(metrics.EVENTS_OUT, namespace, event).inc(count)
     for namespace, count in delivered.items():
         metrics.child(metrics.DELIVERIES, namespace).inc(count)
+    return others
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import redis
 
 from tests.support.conversations import Team
 from tests.support.tokens import user_token
@@ -61,3 +62,37 @@ async def test_messages_typing_and_counters_cross_instances(
         lambda s: s["userID"] == carol.uid and s["conversation_active_status"] == "inactive",
     )
     assert gone == {"userID": carol.uid, "conversation_active_status": "inactive"}
+
+
+async def test_a_message_crosses_to_the_other_instance_in_one_layer_message_per_namespace(
+    redis_server, server_factory, team: Team
+) -> None:
+    """A message's events (a `new_message` to each participant's room, a `counter` to each
+    other one's, on both team namespaces) reach the other instance as one layer message per
+    namespace (realtime.hub.Hub.broadcast_many), not one per room."""
+    env = {"REDIS_URL": redis_server.url}
+    first, second = server_factory(**env), server_factory(**env)
+    alice = await team.connect(first.url, "alice")
+    others = [await team.connect(second.url, f"member{n}") for n in range(6)]
+    created = await alice.ok("add_conversation", {"users": [user.uid for user in others]})
+    cid = created["conversation"]["_id"]
+    for user in others:
+        await user.next("add_conversation")
+    client = redis.Redis.from_url(redis_server.url)
+    before = publishes(client)
+
+    message = (await alice.ok("message", {"cid": cid, "content": "to six elsewhere"}))["message"]
+    for user in others:
+        assert (await user.next("new_message")) == {"message": message}
+        assert (await user.next("counter")) == {"cid": cid, "unread_count": 1, "total_unread": 1}
+
+    sent = publishes(client) - before
+    client.close()
+    # one room each would be 26 (7 rooms and 6 on two namespaces); an instance's health echo
+    # (every 5 s) may fall in between
+    assert 2 <= sent <= 4, sent
+
+
+def publishes(client: redis.Redis) -> int:
+    """PUBLISH commands redis-server has run (the pub/sub layer's group sends)."""
+    return int(client.info("commandstats").get("cmdstat_publish", {}).get("calls", 0))
