@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from realtime.envelope import ValidationFailed
-from realtime.serializers import FieldsBuiltOnceSerializer
+from realtime.serializers import FieldsBuiltOnceSerializer, validate
 
 MAX_ID = 2**63 - 1
 MAX_USERS = 100
@@ -171,10 +171,10 @@ class EditConversationPayload(ConversationPayload):
 
 def validated(serializer_class: type[serializers.Serializer], payload: Any) -> dict[str, Any]:
     """The payload's validated fields, or VALIDATION_ERROR with every field's messages."""
-    serializer = serializer_class(data={} if payload is None else payload)
-    if not serializer.is_valid():
-        raise ValidationFailed(errors=_messages(serializer.errors))
-    return dict(serializer.validated_data)
+    try:
+        return validate(serializer_class, {} if payload is None else payload)
+    except serializers.ValidationError as exc:
+        raise ValidationFailed(errors=_messages(exc.detail)) from None
 
 
 def _messages(errors: Any) -> dict[str, list[str]]:

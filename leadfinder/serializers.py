@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from realtime.envelope import ValidationFailed
+from realtime.serializers import validate
 
 from . import events
 
@@ -104,10 +105,10 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     """`data` through `serializer_class`, or ValidationFailed with flat `{field: [msg]}`."""
     if not isinstance(data, dict):
         raise ValidationFailed(errors={"payload": ["must be a JSON object"]})
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed(errors=flat_errors(serializer.errors))
-    return dict(serializer.validated_data)
+    try:
+        return validate(serializer_class, data)
+    except serializers.ValidationError as exc:
+        raise ValidationFailed(errors=flat_errors(exc.detail)) from None
 
 
 def scraper_payload(event: str, data: Any, *, job_id: str | None = None) -> dict[str, Any]:
