@@ -17,7 +17,7 @@ from . import metrics
 from .hub import Broadcast, Hub, get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
-from .socketio.packets import RESERVED_EVENTS, Packet, PacketType
+from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode_event_text
 from .tasks import spawn
 
 COUNT_TIMEOUT_S = 0.5
@@ -63,6 +63,9 @@ async def _broadcast(
 
 
 def _event_frames(namespace: str, event: str, args: tuple[Any, ...]) -> list[str | bytes]:
+    text = encode_event_text(namespace, [event, *args])
+    if text is not None:
+        return ["4" + text]  # an Engine.IO MESSAGE, as frames_for makes it
     return frames_for(Packet(PacketType.EVENT, namespace, [event, *args]))
 
 
@@ -209,10 +212,13 @@ def _emit_all_here(hub: Hub, batch: list[Emitted], *, remote: bool) -> dict[str,
     sent: Counter[tuple[str, str]] = Counter()
     delivered: Counter[str] = Counter()
     others: dict[str, list[Broadcast]] = {}
+    everyone = hub.rooms
     for event, args, namespace, to, exclude in batch:
+        sent[namespace, event] += 1
+        if not remote and not everyone.get((namespace, None)):
+            continue  # no socket of the namespace here, and nowhere else
         try:
             rooms = _rooms(to)
-            sent[namespace, event] += 1
             targets = hub.local_targets(namespace, rooms, exclude)
             if not targets and not remote:
                 continue

@@ -59,6 +59,15 @@ def encode(packet: Packet) -> list[str | bytes]:
     return [text, *attachments]
 
 
+def encode_event_text(namespace: str, data: list[Any]) -> str | None:
+    """`encode` of an EVENT with no ack id whose data holds no bytes (what a broadcast nearly
+    always is), without building a Packet; None when it holds bytes (then `encode` it)."""
+    text = dumps_plain(data)
+    if text is None:
+        return None
+    return "2" + text if namespace == "/" else f"2{namespace},{text}"
+
+
 def encode_parts(packet: Packet) -> tuple[str, list[bytes]]:
     """`encode`, with the text and the binary attachments apart."""
     kind = packet.type

@@ -20,6 +20,7 @@ from realtime.socketio.packets import (
     SocketIOParseError,
     decode,
     encode,
+    encode_event_text,
     has_binary,
     reconstruct,
 )
@@ -385,6 +386,19 @@ def test_event_round_trip(namespace: str, event: str, args: list[Any], ack_id: i
     decoded = round_trip(Packet(EVENT, namespace, data, ack_id))
     assert decoded.type is (BINARY_EVENT if has_binary(data) else EVENT)
     assert (decoded.namespace, decoded.id, decoded.data) == (namespace, ack_id, data)
+
+
+@settings(max_examples=200)
+@given(_namespaces, _event_names, st.lists(_values, max_size=4))
+def test_the_event_fast_path_encodes_as_encode_does(
+    namespace: str, event: str, args: list[Any]
+) -> None:
+    data = [event, *args]
+    text = encode_event_text(namespace, data)
+    if has_binary(data):
+        assert text is None  # left to encode: a binary event
+    else:
+        assert [text] == encode(Packet(EVENT, namespace, data))
 
 
 @settings(max_examples=200)
