@@ -417,10 +417,10 @@ def mint_tokens(path: Path, users: int, team: int) -> None:
 
 @contextlib.contextmanager
 def conversation_server(
-    ctx: Context, users: int, database_url: str = ""
+    ctx: Context, users: int, database_url: str = "", workers: int = 1
 ) -> Iterator[tuple[Server, Path]]:
     """Our server as deployed (base settings, JWTs, registry on) and users' tokens, on SQLite
-    or on the PostgreSQL server at `database_url`."""
+    or on the PostgreSQL server at `database_url`; with several workers, on a redis-server."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "SQLITE_PATH": str(ctx.workdir / "scenario5.sqlite3"),
@@ -433,12 +433,15 @@ def conversation_server(
     migrate(env)
     tokens = ctx.workdir / "tokens.json"
     mint_tokens(tokens, users, ctx.plan["members"])
-    server = start_ours("ours", 1, env, ctx.workdir)
-    try:
-        yield server, tokens
-    finally:
-        server.stop()
-        ctx.log_errors.setdefault("ours (scenario 5)", []).extend(server.log_errors()[:20])
+    redis = redis_server(ctx.workdir) if workers > 1 else contextlib.nullcontext(("", 0))
+    with redis as (redis_url, _):
+        server = start_ours("ours", workers, {**env, "REDIS_URL": redis_url}, ctx.workdir)
+        try:
+            yield server, tokens
+        finally:
+            server.stop()
+            errors = ctx.log_errors.setdefault("ours (scenario 5)", [])
+            errors.extend(server.log_errors()[:20])
 
 
 def message_spec(ctx: Context, server: Server, tokens: Path, users: int) -> dict[str, Any]:
@@ -451,22 +454,26 @@ def message_spec(ctx: Context, server: Server, tokens: Path, users: int) -> dict
 
 
 def scenario_message(ctx: Context) -> None:
-    """Scenario 5 on SQLite (results' "message"), then on PostgreSQL ("message_pg")."""
+    """Scenario 5 on SQLite (results' "message"), then on PostgreSQL ("message_pg"); each once
+    more on two workers on a redis-server, as `serve` runs on this machine ("..._2w")."""
     plan = ctx.plan
     users = plan["conversations"] * plan["members"]
-    log(f"5. real /v1/conversation message path: {plan['conversations']} conversations, SQLite")
-    ctx.results.setdefault("message", {})["ours"] = message_run(ctx, users)
-    log("5. the same on PostgreSQL")
-    try:
-        with postgres_server() as database_url:
-            result = message_run(ctx, users, database_url)
-    except (RuntimeError, subprocess.SubprocessError) as exc:
-        result = {"error": f"PostgreSQL: {exc}"}
-    ctx.results.setdefault("message_pg", {})["ours"] = result
+    for workers, suffix in ((1, ""), (2, "_2w")):
+        on = "" if workers == 1 else f", {workers} workers on redis"
+        log(f"5. real /v1/conversation message path: {plan['conversations']} conversations, "
+            f"SQLite{on}")  # fmt: skip
+        ctx.results.setdefault(f"message{suffix}", {})["ours"] = message_run(ctx, users, workers)
+        log(f"5. the same on PostgreSQL{on}")
+        try:
+            with postgres_server() as database_url:
+                result = message_run(ctx, users, workers, database_url)
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            result = {"error": f"PostgreSQL: {exc}"}
+        ctx.results.setdefault(f"message_pg{suffix}", {})["ours"] = result
 
 
-def message_run(ctx: Context, users: int, database_url: str = "") -> dict[str, Any]:
-    with conversation_server(ctx, users, database_url) as (server, tokens):
+def message_run(ctx: Context, users: int, workers: int, database_url: str = "") -> dict[str, Any]:
+    with conversation_server(ctx, users, database_url, workers) as (server, tokens):
         spec = message_spec(ctx, server, tokens, users)
         spec["holdS"] = ctx.plan["message_settle"]
         spec["runs"] = timed_runs(ctx, [{"kind": "message"}])

@@ -127,7 +127,7 @@ def main() -> int:
     run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
     result: dict = {}
     if args.kind == "message":  # scenario 5: the product's own /v1/conversation
-        with conversation_server(ctx, args.clients) as (server, tokens):
+        with conversation_server(ctx, args.clients, workers=args.workers) as (server, tokens):
             spec = {**message_spec(ctx, server, tokens, args.clients), "runs": [run]}
             record(py_spy, server.pids[0], spec, result, args.seconds, raw, 8)
     elif args.kind == "storm":  # scenario 1: connects, one process

@@ -166,8 +166,9 @@ def rows(plan: dict[str, Any]) -> list[Row]:
     ]  # fmt: skip
     conversations, members = plan["conversations"], plan["members"]
     title = f"5. /v1/conversation `message`, {conversations} conversations of {members}"
-    for s, k in ((f"{title}, SQLite", "message"), (f"{title}, PostgreSQL", "message_pg")):
-        out += message_rows(s, k)
+    for workers, suffix in (("", ""), (", two workers on redis", "_2w")):
+        for database, key in (("SQLite", "message"), ("PostgreSQL", "message_pg")):
+            out += message_rows(f"{title}, {database}{workers}", key + suffix)
     return out
 
 
