@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], None]
 
 MAX_HELD = 10_000  # broadcasts held while the layer fails; past it the oldest are dropped
+# (a message of many broadcasts, hub.Hub.broadcast_many, counts as its broadcasts)
 HELD = "sio.held"  # up to HELD_BATCH held broadcasts to one group, sent as one message
 HELD_BATCH = 100
 PROBE_S = 1.0  # how often a failing layer is probed
@@ -71,6 +72,7 @@ class LayerLink:
         self._recovery: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._held: deque[tuple[str, dict[str, Any]]] = deque()
+        self._held_broadcasts = 0  # what `_held` counts for MAX_HELD
         self._recent: deque[tuple[float, str, dict[str, Any]]] = deque()
         self._dropped = 0  # held broadcasts dropped in this outage
         self._echoes: dict[str, asyncio.Future[None]] = {}
@@ -260,13 +262,19 @@ class LayerLink:
             logger.error("layer: channel full sending to group %s; broadcast dropped", group)
 
     def _hold(self, group: str, message: dict[str, Any]) -> None:
-        if len(self._held) >= MAX_HELD:
-            self._held.popleft()
+        self._held.append((group, message))
+        self._held_broadcasts += _broadcasts_in(message)
+        while self._held_broadcasts > MAX_HELD and len(self._held) > 1:
+            _, dropped = self._held.popleft()
+            self._held_broadcasts -= _broadcasts_in(dropped)
             metrics.LAYER_DROPS.labels("held").inc()
             if not self._dropped:
                 logger.error("layer: %d broadcasts held; dropping the oldest", MAX_HELD)
             self._dropped += 1
-        self._held.append((group, message))
+
+    def _held_changed(self) -> None:
+        """Count `_held` again after it was changed other than by `_hold` (rare: recovery)."""
+        self._held_broadcasts = sum(_broadcasts_in(message) for _, message in self._held)
 
     async def group_add(self, group: str) -> None:
         """Join a group; raises on failure (the caller decides what a failed join means)."""
@@ -342,6 +350,7 @@ class LayerLink:
         recent = [(group, message) for sent, group, message in self._recent if sent >= since]
         self._recent.clear()
         self._held.extendleft(reversed(recent))  # before what failed: the order is kept
+        self._held_changed()
         self._recovery = spawn(self._recover())
 
     async def _recover(self) -> None:
@@ -383,6 +392,7 @@ class LayerLink:
             for group, message in self._held:
                 by_group.setdefault(group, []).append(message)
             self._held.clear()
+            self._held_changed()
             unsent: list[tuple[str, dict[str, Any]]] = []
             results = await asyncio.gather(
                 *(
@@ -393,6 +403,7 @@ class LayerLink:
             sent += sum(results)
             if unsent:
                 self._held.extendleft(reversed(unsent))
+                self._held_changed()
                 raise ConnectionError("the channel layer failed again")
         return sent
 
@@ -426,3 +437,9 @@ class GroupCapacityWatch(logging.Filter):
 
 
 logging.getLogger("channels_redis.core").addFilter(GroupCapacityWatch())
+
+
+def _broadcasts_in(message: dict[str, Any]) -> int:
+    """How many broadcasts a layer message carries (one, or a `broadcast_many` message's)."""
+    broadcasts = message.get("broadcasts")
+    return len(broadcasts) if isinstance(broadcasts, list) else 1
