@@ -47,7 +47,8 @@ def locked_members(cids: Sequence[int]) -> list[tuple[Any, ...]]:
 
 
 def insert_messages(messages: Sequence[NewMessage]) -> list[NewMessage]:
-    """One INSERT of every message; returns them with their primary keys, in order."""
+    """One INSERT of every message; returns them with their primary keys, in order (RETURNING
+    gives the rows in the order of VALUES, as the ORM's `bulk_create` relies on too)."""
     prepare_json = Message._meta.get_field("attachments").get_db_prep_save
     when = {m.created_at: _when(m.created_at) for m in messages}  # a batch's share one
     values: list[Any] = []
@@ -85,6 +86,8 @@ def update_senders(rises: dict[int, int], last_read: dict[int, int], now: dt.dat
     """The senders' rows (`last_read`: row -> their own last new message), each `rises[row]`
     more unread (the others' messages of the batch), active `now`."""
     pks = list(last_read)
+    if not pks:
+        return
     sql = (
         f"UPDATE {_table(Participant)} SET last_activity = %s, "
         f"unread_count = unread_count + {_case(pks)}, last_read_message_id = {_case(pks)} "
