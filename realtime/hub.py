@@ -1,7 +1,8 @@
 """The process hub: local sockets and rooms, and this process's side of the channel layer.
 
 Each process joins a room's channel-layer group once, for all of its sockets in that room, and
-delivers a broadcast to them itself; the layer carries one message per process per broadcast.
+delivers a broadcast to them itself; the layer carries one message per process per broadcast
+(or, for a batch of emits, one per process for the batch: `broadcast_many`).
 A broadcast's frames are encoded once, by the emitter, and every receiving socket writes them
 as they are.
 """
@@ -262,7 +263,10 @@ class Hub:
             return
         namespace = message["ns"]
         for frames, rooms, exclude_rooms in message["broadcasts"]:
-            self._deliver(namespace, frames, rooms, exclude_rooms, [])
+            try:
+                self._deliver(namespace, frames, rooms, exclude_rooms, [])
+            except Exception:  # one broadcast's failure is not the others'
+                logger.exception("hub: a broadcast of %s failed", namespace)
 
     def _deliver(
         self,
