@@ -34,16 +34,33 @@ class NewMessage(NamedTuple):
 
 def locked_members(cids: Sequence[int]) -> list[tuple[Any, ...]]:
     """(id, conversation_id, uid, account_id, unread_count, the conversation's title) of each
-    participant of `cids`, in one order, locked until the commit on PostgreSQL (SQLite's
-    IMMEDIATE transaction holds the database's write lock already)."""
-    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
-    sql = (
+    participant of `cids`, in one order.
+
+    On PostgreSQL every row of those users in those accounts is locked until the commit,
+    in that order, as `Memberships.lock_users` does for a single message: the batch reads
+    their totals over the account after raising their counts, and another transaction's
+    rise elsewhere must wait rather than be missed. SQLite's IMMEDIATE transaction holds the
+    database's write lock already.
+    """
+    marks = _marks(cids)
+    if not connection.features.has_select_for_update_of:
+        return _rows(_members_sql(f"p.conversation_id IN ({marks})", ""), cids)
+    table = _table(Participant)
+    where = (
+        f"p.uid IN (SELECT uid FROM {table} WHERE conversation_id IN ({marks})) AND "
+        f"p.account_id IN (SELECT account_id FROM {table} WHERE conversation_id IN ({marks}))"
+    )
+    rows = _rows(_members_sql(where, " FOR UPDATE OF p"), [*cids, *cids])
+    wanted = set(cids)
+    return [row for row in rows if row[1] in wanted]
+
+
+def _members_sql(where: str, lock: str) -> str:
+    return (
         f"SELECT p.id, p.conversation_id, p.uid, p.account_id, p.unread_count, c.title "
         f"FROM {_table(Participant)} p JOIN {_table(Conversation)} c "
-        f"ON c.id = p.conversation_id WHERE p.conversation_id IN ({_marks(cids)}) "
-        f"ORDER BY p.joined_at, p.id{lock}"
+        f"ON c.id = p.conversation_id WHERE {where} ORDER BY p.joined_at, p.id{lock}"
     )
-    return _rows(sql, cids)
 
 
 def insert_messages(messages: Sequence[NewMessage]) -> list[NewMessage]:

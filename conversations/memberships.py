@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -257,6 +257,27 @@ class Memberships(ABC, Generic[P]):
 
     # ----- row writes (inside the caller's transaction) -----------------------------------
 
+    def lock_users(self, cids: list[int]) -> None:
+        """Lock every row of the users of `cids` in those conversations' accounts, in one
+        order, until the commit (on PostgreSQL; SQLite's IMMEDIATE transaction holds the
+        database's write lock already).
+
+        A new message raises unread counts and then reads each user's total over the
+        account. Another transaction raising the same user's count in another conversation
+        at the same time would be missing from that total, uncommitted, and this one's from
+        its total: both `counter`s one short. With the users' rows held, the second waits
+        for the first and counts it. One order (joining, then id) for every such lock: no
+        two of them wait for each other. (A batch of team messages takes the same locks in
+        its first statement: `batchsql.locked_members`.)
+        """
+        if not connection.features.has_select_for_update:
+            return
+        users = self.rows.filter(conversation_id__in=cids)
+        rows = self.rows.filter(
+            uid__in=users.values("uid"), account_id__in=users.values("account_id")
+        )
+        list(rows.order_by("joined_at", "pk").select_for_update().values_list("pk", flat=True))
+
     def add(self, conversation: Any, uids: list[str], now: dt.datetime) -> list[P]:
         """A row for each of `uids`; a concurrent add of the same user wins quietly."""
         members = [
@@ -316,6 +337,7 @@ class Memberships(ABC, Generic[P]):
     ) -> NewMessageCounts:
         """A new message: the conversation's activity moves to `at`; every participant's
         unread count but the sender's rises, in one statement (the sender has read it)."""
+        self.lock_users([conversation.pk])
         self.conversations.filter(pk=conversation.pk).update(last_activity=at)
         last_read = f"{self.last_read}_id"
         own = When(uid=sender, then=Value(message_id))

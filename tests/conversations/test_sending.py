@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import transaction
 from django.db.models import Count
 
 from conversations import services
@@ -16,6 +17,7 @@ from conversations.wire import message_wire
 from realtime.batching import GroupCommit
 from realtime.emit import Emitted
 from realtime.envelope import Forbidden, NotFound
+from tests.support.locking import another_transaction_raises
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -220,3 +222,16 @@ async def test_group_commit_gives_each_caller_its_outcome_and_a_failure_to_all()
     failed = await asyncio.gather(*map(writer.submit, [5, 13]), return_exceptions=True)
     assert [str(outcome) for outcome in failed] == ["unlucky batch"] * 2
     assert await writer.submit(7) == 14  # the writer goes on
+
+
+def test_a_batch_holds_its_users_rows_in_their_other_conversations_until_it_commits() -> None:
+    """A batch reads each recipient's total over the account after raising their counts: no
+    other transaction may raise the same user's count elsewhere meanwhile, or both totals
+    would miss the other's rise (on PostgreSQL; SQLite has one writer at a time)."""
+    first = create("alice", ["bob"])
+    second = create("carol", ["bob"])
+    with transaction.atomic():
+        services.messages_send([request(first, "alice", "hello")])
+        assert not another_transaction_raises(Participant, second, "bob")
+    assert another_transaction_raises(Participant, second, "bob")
+    assert unread(second) == {"carol": 0, "bob": 1}

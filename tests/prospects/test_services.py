@@ -12,6 +12,7 @@ from prospects import communications, selectors, services
 from prospects.models import Communication, Contact, ProspectParticipant
 from realtime.emit import Emitted
 from realtime.envelope import Forbidden, NotFound
+from tests.support.locking import another_transaction_raises
 
 # real commits: the services' events go out from `transaction.on_commit`
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -258,3 +259,18 @@ def test_rest_message_broadcast_reaches_every_conversation_of_the_message(contac
     assert push is not None and sorted(push["uids"]) == ["alice", "carol"]
     with pytest.raises(NotFound):
         communications.communication_broadcasts(message_id=10**12)
+
+
+def test_a_message_holds_its_users_rows_in_their_other_conversations_until_it_commits(
+    contact,
+) -> None:
+    """As a batch of team messages does (tests/conversations/test_sending.py): a message reads
+    each recipient's total after raising their counts, so nobody else may raise them
+    elsewhere meanwhile (on PostgreSQL; SQLite has one writer at a time)."""
+    first, second = create(contact), create(contact, channel_id="email")
+    assert first != second
+    with transaction.atomic():
+        send(first, A)
+        assert not another_transaction_raises(ProspectParticipant, second, "bob")
+    assert another_transaction_raises(ProspectParticipant, second, "bob")
+    assert unread(second)["bob"] == 1
