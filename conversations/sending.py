@@ -1,7 +1,8 @@
 """Messages: many senders' messages stored in one transaction (group commit).
 
 `messages_send` stores a batch with a fixed handful of statements, whatever its size: the
-participant rows of its conversations (locked), one INSERT of the new messages, one UPDATE of
+participant rows of its conversations (on PostgreSQL every row of their users locked, so the
+totals count other transactions' rises), one INSERT of the new messages, one UPDATE of
 the conversations, one per distinct unread increase and one of the senders' rows, one read of
 the recipients' totals (written out in `batchsql`).
 Each message then gets exactly the events it would have got alone (`new_message` to every
