@@ -20,7 +20,9 @@ from .presence.instances import live_instances
 from .socketio.packets import RESERVED_EVENTS, Packet, PacketType, encode_event_text
 from .tasks import spawn
 
-COUNT_TIMEOUT_S = 0.5
+# how long a counted emit waits for the other processes' counts: a busy process answers late,
+# and an answer missed is a socket not counted (socket.io's Redis adapter waits 5 s)
+COUNT_TIMEOUT_S = 3.0
 
 logger = logging.getLogger(__name__)
 

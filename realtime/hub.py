@@ -331,7 +331,8 @@ class Hub:
         timeout: float,
     ) -> int:
         """Ask other processes how many of their sockets a broadcast targets; sum the replies
-        that arrive within `timeout` (a process that died answers nothing)."""
+        that arrive within `timeout`. A process that died answers nothing: it is waited for
+        once, then no more until it answers again (LayerLink.request_all)."""
         others = [instance for instance in instances if instance != PROCESS_ID]
         if self.layer is None or not others:
             return 0
@@ -342,7 +343,7 @@ class Hub:
             "except_rooms": exclude_rooms,
             "except_sids": exclude_sids,
         }
-        replies = await self.link.request_all(others, query, timeout)
+        replies = await self.link.request_all(others, query, timeout, skip_unanswering=True)
         return sum(int(reply.get("n", 0)) for reply in replies)
 
     def sio_count(self, message: dict[str, Any]) -> None:

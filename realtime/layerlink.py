@@ -55,9 +55,10 @@ REPLY = "sio.reply"
 
 
 class LayerLink:
-    def __init__(self, groups: Callable[[], Iterable[str]]) -> None:
+    def __init__(self, groups: Callable[[], Iterable[str]], process_id: str = PROCESS_ID) -> None:
         """`groups()` names the groups this process belongs to, for the recovery to rejoin."""
-        self.channel = hub_channel(PROCESS_ID)
+        self.process_id = process_id
+        self.channel = hub_channel(process_id)
         self.handlers: dict[str, Handler] = {
             "sio.noop": lambda message: None,
             HELD: self._on_held,
@@ -77,6 +78,7 @@ class LayerLink:
         self._dropped = 0  # held broadcasts dropped in this outage
         self._echoes: dict[str, asyncio.Future[None]] = {}
         self._replies: dict[str, asyncio.Queue[dict[str, Any]]] = {}  # request id -> replies
+        self._unanswering: set[str] = set()  # see request_all
         self._ready: asyncio.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._publisher: Publisher | None = None  # set with the layer
@@ -294,37 +296,63 @@ class LayerLink:
         return replies[0] if replies else None
 
     async def request_all(
-        self, process_ids: list[str], message: dict[str, Any], timeout: float
+        self,
+        process_ids: list[str],
+        message: dict[str, Any],
+        timeout: float,
+        *,
+        skip_unanswering: bool = False,
     ) -> list[dict[str, Any]]:
-        """Send `message` to each process; the replies that arrive within `timeout`.
+        """Send `message` to each process; the replies that arrive within `timeout` of it.
 
         Replies come back on this process's own channel, matched by a request id: no channel
-        per request (a subscription each on the pub/sub layer)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        per request (a subscription each on the pub/sub layer). A process that let a request
+        time out is "unanswering" until a reply of its own arrives, even a late one; with
+        `skip_unanswering` it is asked but not waited for, so a process that died without a
+        word (listed alive until its heartbeat ages) costs one timeout, not one per request.
+        """
         await self.ready(min(timeout, ECHO_TIMEOUT_S))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout  # from the send: waiting to be ready is not theirs
         request_id = secrets.token_hex(8)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._replies[request_id] = queue
         outgoing = {**message, "reply_to": self.channel, "request_id": request_id}
+        awaited = set(process_ids) - (self._unanswering if skip_unanswering else set())
         replies: list[dict[str, Any]] = []
+        answered: set[str] = set()
         try:
             await asyncio.gather(*(self.send_to_process(pid, outgoing) for pid in process_ids))
-            while len(replies) < len(process_ids):
+            while not awaited <= answered:
                 remaining = deadline - loop.time()
-                replies.append(await asyncio.wait_for(queue.get(), max(remaining, 0.001)))
+                reply = await asyncio.wait_for(queue.get(), max(remaining, 0.001))
+                replies.append(reply)
+                answered.add(reply.get("from", ""))
         except TimeoutError:
-            pass
+            missed = awaited - answered
+            self._unanswering |= missed
+            logger.warning(
+                "layer: no answer to %s from %s within %.1fs",
+                message.get("type"),
+                ", ".join(sorted(missed)),
+                timeout,
+            )
         finally:
             self._replies.pop(request_id, None)
         return replies
 
     async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
         """Answer a request of `request_all` (on the asking process's channel)."""
-        answer = {**response, "type": REPLY, "request_id": request["request_id"]}
+        answer = {
+            **response,
+            "type": REPLY,
+            "request_id": request["request_id"],
+            "from": self.process_id,
+        }
         await self.send(request["reply_to"], answer, "reply")
 
     def _on_reply(self, message: dict[str, Any]) -> None:
+        self._unanswering.discard(message.get("from", ""))
         queue = self._replies.get(message.get("request_id", ""))
         if queue is not None:
             queue.put_nowait(message)

@@ -59,5 +59,5 @@ class UserPresenceAdmin(admin.ModelAdmin):
 
 @admin.register(ServerInstance)
 class ServerInstanceAdmin(admin.ModelAdmin):
-    list_display = ("id", "hostname", "pid", "started_at", "last_seen", "shutting_down")
+    list_display = ("id", "hostname", "pid", "started_at", "last_seen", "shutting_down", "layer")
     readonly_fields = [field.name for field in ServerInstance._meta.fields]

@@ -12,6 +12,12 @@ class ServerInstance(models.Model):
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
     shutting_down = models.BooleanField(default=False)
+    layer = models.CharField(
+        max_length=32,
+        default="",
+        help_text="The channel layer it is on (a fingerprint of its settings): "
+        "instances hear each other only on the same layer.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -22,6 +22,7 @@ from ..conf import realtime_settings
 from ..ids import PROCESS_ID
 from ..tasks import spawn
 from . import services
+from .instances import layer_fingerprint
 from .services import PresenceChange, SocketRow
 from .signals import presence_changed
 
@@ -127,6 +128,7 @@ class SocketRegistry:
             pid=os.getpid(),
             started_at=self.started_at,
             now=now,
+            layer=layer_fingerprint(),
         )
         # dead after three missed heartbeats: the sweeps (every TTL/4) then catch it within
         # the TTL of its last heartbeat, so its users never stay online past PRESENCE_TTL_S

@@ -47,10 +47,9 @@ def users_with_live_socket(*, uids: list[str]) -> set[str]:
     return uids_among(LiveSocket.objects.all(), uids)
 
 
-def live_instance_ids(*, since: dt.datetime) -> list[str]:
-    """Instances that heartbeated since `since` and are not stopping."""
-    return list(
-        ServerInstance.objects.filter(last_seen__gte=since, shutting_down=False).values_list(
-            "id", flat=True
-        )
-    )
+def live_instance_ids(*, since: dt.datetime, layer: str | None = None) -> list[str]:
+    """Instances that heartbeated since `since` and are not stopping (on `layer`, if given)."""
+    instances = ServerInstance.objects.filter(last_seen__gte=since, shutting_down=False)
+    if layer is not None:
+        instances = instances.filter(layer=layer)
+    return list(instances.values_list("id", flat=True))

@@ -140,12 +140,24 @@ def presence_set_status(
 
 
 def instance_heartbeat(
-    *, instance_id: str, hostname: str, pid: int, started_at: dt.datetime, now: dt.datetime
+    *,
+    instance_id: str,
+    hostname: str,
+    pid: int,
+    started_at: dt.datetime,
+    now: dt.datetime,
+    layer: str = "",
 ) -> None:
     """Keep this instance and all of its sockets alive, in two statements."""
     ServerInstance.objects.update_or_create(
         id=instance_id,
-        defaults={"hostname": hostname, "pid": pid, "started_at": started_at, "last_seen": now},
+        defaults={
+            "hostname": hostname,
+            "pid": pid,
+            "started_at": started_at,
+            "last_seen": now,
+            "layer": layer,
+        },
     )
     LiveSocket.objects.filter(instance_id=instance_id).update(last_seen=now)
 
