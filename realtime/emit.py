@@ -40,28 +40,18 @@ async def emit(
     Returns how many sockets of this process received it; other processes deliver to theirs
     (their part is queued in order, realtime.outbox, and not awaited).
     """
-    return await _broadcast(event, args, namespace, to, exclude, exclude_sids, wait=False)
+    frames = _checked_frames(event, args, namespace)
+    return await get_hub().broadcast(
+        namespace, frames, _rooms(to), list(exclude), list(exclude_sids)
+    )
 
 
-async def _broadcast(
-    event: str,
-    args: tuple[Any, ...],
-    namespace: str,
-    to: str | Iterable[str] | None,
-    exclude: Iterable[str],
-    exclude_sids: Iterable[str],
-    *,
-    wait: bool,
-) -> int:
+def _checked_frames(event: str, args: tuple[Any, ...], namespace: str) -> list[str | bytes]:
+    """The frames of an event to emit (counted in the metrics); a reserved name raises."""
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
-    frames = _event_frames(namespace, event, args)
     metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
-    rooms = _rooms(to)
-    hub = get_hub()
-    return await hub.broadcast(
-        namespace, frames, rooms, list(exclude), list(exclude_sids), wait=wait
-    )
+    return _event_frames(namespace, event, args)
 
 
 def _event_frames(namespace: str, event: str, args: tuple[Any, ...]) -> list[str | bytes]:
@@ -83,17 +73,21 @@ async def emit_counted(
     to: str | Iterable[str] | None = None,
     exclude: Iterable[str] = (),
 ) -> int:
-    """Emit like `emit`, and count the sockets it targets on every live instance. Returns once
-    the broadcast has left this process: a REST caller is paced by the layer, not queued."""
-    delivered = await _broadcast(event, args, namespace, to, exclude, (), wait=True)
-    hub = get_hub()
-    if hub.layer is None:
-        return delivered
+    """Emit like `emit`, and count the sockets it reached on every process (each process it
+    reached answers, Hub.broadcast_counted). Returns once they have: a REST caller is paced by
+    the layer, not queued. On the core layer, which cannot tell whom a broadcast reached, the
+    live instances (from their heartbeats) are asked instead."""
+    frames = _checked_frames(event, args, namespace)
     rooms = _rooms(to)
-    instances = await live_instances()
-    remote = await hub.count_remote(
-        instances, namespace, rooms, list(exclude), [], timeout=COUNT_TIMEOUT_S
+    hub = get_hub()
+    delivered, remote = await hub.broadcast_counted(
+        namespace, frames, rooms, list(exclude), [], timeout=COUNT_TIMEOUT_S
     )
+    if remote is None:
+        instances = await live_instances()
+        remote = await hub.count_remote(
+            instances, namespace, rooms, list(exclude), [], timeout=COUNT_TIMEOUT_S
+        )
     return delivered + remote
 
 

@@ -210,7 +210,59 @@ class Hub:
         delivered = self._deliver(namespace, frames, rooms, exclude_rooms, exclude_sids)
         if self.layer is None:
             return delivered
-        message = {
+        message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
+        pairs = [(group, message) for group in _groups_of(namespace, rooms)]
+        await self.outbox.post_group_sends(pairs, wait=wait)
+        return delivered
+
+    async def broadcast_counted(
+        self,
+        namespace: str,
+        frames: Frames,
+        rooms: list[str] | None,
+        exclude_rooms: list[str],
+        exclude_sids: list[str],
+        timeout: float,
+    ) -> tuple[int, int | None]:
+        """Deliver like `broadcast`; returns how many sockets it reached here and on the other
+        processes (None when the layer cannot tell: the core layer).
+
+        Each process the broadcast reaches answers how many of its sockets took it, and on the
+        pub/sub layer each PUBLISH answers how many processes it reached: this waits for
+        exactly that many answers (at most `timeout`), with no list of live processes and no
+        wait at all when no other process has the rooms. socket.io's Redis adapter counts its
+        nodes for an acknowledged broadcast the same way (PUBSUB NUMSUB).
+        """
+        delivered = self._deliver(namespace, frames, rooms, exclude_rooms, exclude_sids)
+        if self.layer is None:
+            return delivered, 0
+        await self.link.ready(timeout)  # its own channel hears the answers
+        with self.link.replies_to() as replies:
+            message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
+            message.update(replies.address)
+            pairs = [(group, message) for group in _groups_of(namespace, rooms)]
+            receivers = await self.outbox.post_group_sends(pairs, wait=True)
+            if receivers is None:  # the core layer, or held while the layer fails
+                return delivered, (0 if self.link.counts_receivers else None)
+            expected = sum(receivers)
+            if not await replies.wait(lambda: len(replies.received) >= expected, timeout):
+                logger.warning(
+                    "hub: %d of %d processes told their count within %.1fs",
+                    len(replies.received),
+                    expected,
+                    timeout,
+                )
+        return delivered, sum(int(reply.get("n", 0)) for reply in replies.received)
+
+    def _broadcast_message(
+        self,
+        namespace: str,
+        frames: Frames,
+        rooms: list[str] | None,
+        exclude_rooms: list[str],
+        exclude_sids: list[str],
+    ) -> dict[str, Any]:
+        return {
             "type": "sio.broadcast",
             "origin": PROCESS_ID,
             "id": next(self._broadcast_ids),
@@ -220,13 +272,6 @@ class Hub:
             "except_sids": exclude_sids,
             "frames": frames,
         }
-        groups = (
-            [group_name(namespace, None)]
-            if rooms is None
-            else [group_name(namespace, room) for room in rooms]
-        )
-        await self.outbox.post_group_sends([(group, message) for group in groups], wait=wait)
-        return delivered
 
     async def broadcast_many(self, namespace: str, broadcasts: list[Broadcast]) -> None:
         """The other processes' part of many broadcasts on `namespace`, each delivered here
@@ -286,14 +331,17 @@ class Hub:
     def sio_broadcast(self, message: dict[str, Any]) -> None:
         origin = message["origin"]
         if origin == PROCESS_ID or self._already_seen((origin, message["id"])):
-            return  # delivered locally when it was emitted, or via another of its rooms
-        self._deliver(
-            message["ns"],
-            message["frames"],
-            message["rooms"],
-            message["except_rooms"],
-            message["except_sids"],
-        )
+            delivered = 0  # delivered locally when it was emitted, or via another of its rooms
+        else:
+            delivered = self._deliver(
+                message["ns"],
+                message["frames"],
+                message["rooms"],
+                message["except_rooms"],
+                message["except_sids"],
+            )
+        if "reply_to" in message:  # a counted broadcast: every process it reached answers
+            spawn(self.link.reply(message, {"n": delivered}))
 
     def _already_seen(self, broadcast_id: tuple[str, int]) -> bool:
         """A broadcast to several rooms arrives once per group; deliver it only once."""
@@ -367,6 +415,13 @@ class Hub:
         socket = self.sockets.get(message["sid"])
         if socket is not None:
             spawn(socket.disconnect())
+
+
+def _groups_of(namespace: str, rooms: list[str] | None) -> list[str]:
+    """The layer groups a broadcast to `rooms` (None: the whole namespace) is sent to."""
+    if rooms is None:
+        return [group_name(namespace, None)]
+    return [group_name(namespace, room) for room in rooms]
 
 
 def _done_future() -> asyncio.Future[None]:

@@ -19,11 +19,12 @@ counted and logged as an error, never silent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from channels.exceptions import ChannelFull
@@ -77,7 +78,7 @@ class LayerLink:
         self._recent: deque[tuple[float, str, dict[str, Any]]] = deque()
         self._dropped = 0  # held broadcasts dropped in this outage
         self._echoes: dict[str, asyncio.Future[None]] = {}
-        self._replies: dict[str, asyncio.Queue[dict[str, Any]]] = {}  # request id -> replies
+        self._replies: dict[str, Replies] = {}  # by request id
         self._unanswering: set[str] = set()  # see request_all
         self._ready: asyncio.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -110,6 +111,11 @@ class LayerLink:
             self._listener = spawn(self._listen())
         if self.layer is not None and self._watch is None:
             self._watch = spawn(self._watch_health())
+
+    @property
+    def counts_receivers(self) -> bool:
+        """True where a group send says how many processes it reached (the pub/sub layer)."""
+        return self.layer is not None and self._publisher is not None
 
     @property
     def is_ready(self) -> bool:
@@ -220,35 +226,37 @@ class LayerLink:
         except Exception as exc:
             self.failed(operation, exc)
 
-    async def group_send_many(self, pairs: Pairs) -> None:
+    async def group_send_many(self, pairs: Pairs) -> list[int] | None:
         """Send each (group, message), in order: on the pub/sub layer in pipelines, one Redis
-        round trip for all (realtime.pipelined). While the layer fails they are held for later
-        instead, behind the ones already held."""
+        round trip for all (realtime.pipelined), and then returns how many processes each
+        reached. While the layer fails they are held for later instead, behind the ones
+        already held (and None is returned, as on the core layer)."""
         if self._failing_since is not None:
             self._hold_all(pairs)
-            return
+            return None
         try:
-            await self._group_send_many(pairs)
+            receivers = await self._group_send_many(pairs)
         except Exception as exc:
             self._hold_all(pairs)  # what went already is dropped by its receivers
             self.failed("group_send", exc)
-            return
+            return None
         if self._failing_since is not None:  # sent, but maybe to the Redis that just went
             self._hold_all(pairs)
-            return
+            return None
         now = time.monotonic()
         self._recent.extend((now, group, message) for group, message in pairs)
         while now - self._recent[0][0] > RESEND_S:
             self._recent.popleft()
+        return receivers
 
-    async def _group_send_many(self, pairs: Pairs) -> None:
+    async def _group_send_many(self, pairs: Pairs) -> list[int] | None:
         publisher = self._publisher if self.layer is not None else None
         if publisher is None:  # the core layer: one round trip each
             for group, message in pairs:
                 await self._group_send(group, message)
-            return
+            return None
         async with self.slots:
-            await publisher(pairs)
+            return await publisher(pairs)
 
     def _hold_all(self, pairs: Pairs) -> None:
         for group, message in pairs:
@@ -312,24 +320,13 @@ class LayerLink:
         word (listed alive until its heartbeat ages) costs one timeout, not one per request.
         """
         await self.ready(min(timeout, ECHO_TIMEOUT_S))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout  # from the send: waiting to be ready is not theirs
-        request_id = secrets.token_hex(8)
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._replies[request_id] = queue
-        outgoing = {**message, "reply_to": self.channel, "request_id": request_id}
         awaited = set(process_ids) - (self._unanswering if skip_unanswering else set())
-        replies: list[dict[str, Any]] = []
-        answered: set[str] = set()
-        try:
+        with self.replies_to() as replies:
+            outgoing = {**message, **replies.address}
             await asyncio.gather(*(self.send_to_process(pid, outgoing) for pid in process_ids))
-            while not awaited <= answered:
-                remaining = deadline - loop.time()
-                reply = await asyncio.wait_for(queue.get(), max(remaining, 0.001))
-                replies.append(reply)
-                answered.add(reply.get("from", ""))
-        except TimeoutError:
-            missed = awaited - answered
+            await replies.wait(lambda: awaited <= replies.senders, timeout)
+        missed = awaited - replies.senders
+        if missed:
             self._unanswering |= missed
             logger.warning(
                 "layer: no answer to %s from %s within %.1fs",
@@ -337,9 +334,18 @@ class LayerLink:
                 ", ".join(sorted(missed)),
                 timeout,
             )
+        return replies.received
+
+    @contextlib.contextmanager
+    def replies_to(self) -> Iterator[Replies]:
+        """Replies to a request sent to any number of processes: `replies.address` goes into
+        the request's message; they are collected until the block ends."""
+        replies = Replies(self.channel)
+        self._replies[replies.request_id] = replies
+        try:
+            yield replies
         finally:
-            self._replies.pop(request_id, None)
-        return replies
+            self._replies.pop(replies.request_id, None)
 
     async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
         """Answer a request of `request_all` (on the asking process's channel)."""
@@ -353,9 +359,9 @@ class LayerLink:
 
     def _on_reply(self, message: dict[str, Any]) -> None:
         self._unanswering.discard(message.get("from", ""))
-        queue = self._replies.get(message.get("request_id", ""))
-        if queue is not None:
-            queue.put_nowait(message)
+        replies = self._replies.get(message.get("request_id", ""))
+        if replies is not None:
+            replies.add(message)
 
     # ----- health ----------------------------------------------------------------------
 
@@ -471,3 +477,34 @@ def _broadcasts_in(message: dict[str, Any]) -> int:
     """How many broadcasts a layer message carries (one, or a `broadcast_many` message's)."""
     broadcasts = message.get("broadcasts")
     return len(broadcasts) if isinstance(broadcasts, list) else 1
+
+
+class Replies:
+    """The replies to one request, as they arrive (LayerLink.replies_to)."""
+
+    def __init__(self, channel: str) -> None:
+        self.request_id = secrets.token_hex(8)
+        self.address = {"reply_to": channel, "request_id": self.request_id}
+        self.received: list[dict[str, Any]] = []
+        self.senders: set[str] = set()
+        self._arrived = asyncio.Event()
+
+    def add(self, reply: dict[str, Any]) -> None:
+        self.received.append(reply)
+        self.senders.add(reply.get("from", ""))
+        self._arrived.set()
+
+    async def wait(self, enough: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `enough()` or `timeout`; True if it was enough."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not enough():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return enough()
+        return True

@@ -27,6 +27,7 @@ from .tasks import spawn
 logger = logging.getLogger(__name__)
 
 Send = Callable[[], Awaitable[None]]
+Receivers = list[int] | None  # how many processes each group send reached, if known
 MAX_PENDING = 64  # a queued broadcast waits at most this many round trips to Redis
 
 
@@ -36,12 +37,13 @@ class _Entry:
 
     send: Send | None
     pairs: Pairs | None
-    done: asyncio.Future[None] | None  # for a caller who waits until it has gone
+    done: asyncio.Future[Receivers] | None  # for a caller who waits until it has gone
 
 
 class Outbox:
     def __init__(self, publish: Publisher, max_pending: int = MAX_PENDING) -> None:
-        """`publish(pairs)` sends (group, message) pairs in their order."""
+        """`publish(pairs)` sends (group, message) pairs in their order, and may say how many
+        processes each reached."""
         self.publish = publish
         self.max_pending = max_pending
         self._queue: deque[_Entry] = deque()
@@ -60,11 +62,15 @@ class Outbox:
         exception, if any, is raised here)."""
         await self._wait(_Entry(send, None, None))
 
-    async def post_group_sends(self, pairs: Pairs, *, wait: bool = False) -> None:
+    async def post_group_sends(self, pairs: Pairs, *, wait: bool = False) -> Receivers:
         """Queue group sends, (group, message) pairs, as `post` does (`send` with `wait`);
-        they leave with the group sends queued next to them."""
+        they leave with the group sends queued next to them. With `wait`, returns how many
+        processes each reached where the layer says (the pub/sub layer's PUBLISH does)."""
         entry = _Entry(None, pairs, None)
-        await (self._wait(entry) if wait else self._post(entry))
+        if wait:
+            return await self._wait(entry)
+        await self._post(entry)
+        return None
 
     async def _post(self, entry: _Entry) -> None:
         while len(self._queue) >= self.max_pending:
@@ -75,11 +81,11 @@ class Outbox:
         self._queue.append(entry)
         self._start()
 
-    async def _wait(self, entry: _Entry) -> None:
+    async def _wait(self, entry: _Entry) -> Receivers:
         entry.done = asyncio.get_running_loop().create_future()
         self._queue.append(entry)
         self._start()
-        await entry.done
+        return await entry.done
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been sent (graceful shutdown)."""
@@ -97,13 +103,13 @@ class Outbox:
                 entries = self._next_entries()
                 self._make_room()
                 try:
-                    await self._go(entries)
+                    receivers = await self._go(entries)
                 except Exception as exc:
                     if any(entry.done is None for entry in entries):
                         logger.exception("layer send failed")
-                    _settle(entries, exc)
+                    _settle(entries, exc, None)
                     continue
-                _settle(entries, None)
+                _settle(entries, None, receivers)
         finally:
             if self._sender is asyncio.current_task():
                 self._sender = None
@@ -118,12 +124,12 @@ class Outbox:
             entries.append(self._queue.popleft())
         return entries
 
-    async def _go(self, entries: list[_Entry]) -> None:
+    async def _go(self, entries: list[_Entry]) -> Receivers:
         send = entries[0].send
         if send is not None:
             await send()
-        else:
-            await self.publish([pair for entry in entries for pair in entry.pairs or ()])
+            return None
+        return await self.publish([pair for entry in entries for pair in entry.pairs or ()])
 
     def _make_room(self) -> None:
         if self._waiting_for_room and len(self._queue) < self.max_pending:
@@ -133,15 +139,19 @@ class Outbox:
                     room.set_result(None)
 
 
-def _settle(entries: list[_Entry], exc: Exception | None) -> None:
-    """Tell the callers who wait how their sends went."""
+def _settle(entries: list[_Entry], exc: Exception | None, receivers: Receivers) -> None:
+    """Tell the callers who wait how their sends went (and whom each group send reached)."""
+    start = 0
     for entry in entries:
+        end = start + len(entry.pairs or ())
         if entry.done is None or entry.done.done():
+            start = end
             continue
-        if exc is None:
-            entry.done.set_result(None)
-        else:
+        if exc is not None:
             entry.done.set_exception(exc)
+        else:
+            entry.done.set_result(None if receivers is None else receivers[start:end])
+        start = end
 
 
 async def _nothing() -> None:

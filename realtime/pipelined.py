@@ -20,7 +20,8 @@ from typing import Any
 from channels_redis import pubsub
 
 Pairs = list[tuple[str, dict[str, Any]]]  # (group, message), in the order to send them
-Publisher = Callable[[Pairs], Awaitable[None]]
+# sends pairs; returns how many processes each reached (PUBLISH's answer), None if unknown
+Publisher = Callable[[Pairs], Awaitable[list[int] | None]]
 
 PIPELINE_BYTES = 1 << 20  # a pipeline is cut after this many bytes of messages
 
@@ -31,9 +32,11 @@ def pipelined_publisher(layer: Any) -> Publisher | None:
     if not isinstance(layer, pubsub.RedisPubSubChannelLayer) or not _internals_known():
         return None
 
-    async def publish(pairs: Pairs) -> None:
+    async def publish(pairs: Pairs) -> list[int]:
+        receivers: list[int] = []
         for shard, commands in _runs(layer._get_layer(), layer.serialize, pairs):
-            await _execute(shard, commands)
+            receivers.extend(await _execute(shard, commands))
+        return receivers
 
     return publish
 
@@ -67,11 +70,12 @@ def _runs(loop_layer: Any, serialize: Callable[[Any], bytes], pairs: Pairs) -> l
     return runs
 
 
-async def _execute(shard: Any, commands: list[tuple[str, bytes]]) -> None:
-    """The PUBLISHes on the shard's connection, under its lock as channels_redis's own."""
+async def _execute(shard: Any, commands: list[tuple[str, bytes]]) -> list[int]:
+    """The PUBLISHes on the shard's connection, under its lock as channels_redis's own; how
+    many subscribers (processes) each reached."""
     async with shard._lock:
         shard._ensure_redis()
         pipeline = shard._redis.pipeline(transaction=False)
         for channel, data in commands:
             pipeline.publish(channel, data)
-        await pipeline.execute()
+        return [int(receivers) for receivers in await pipeline.execute()]

@@ -3,12 +3,14 @@ the access policy both ways, /status, the OpenAPI schema and its docs page."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import ipaddress
 import json
 import re
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from drf_spectacular.validation import validate_schema
 
+from realtime.emit import COUNT_TIMEOUT_S
 from tests.support.servers import RedisServer, ServerProcess
 from tests.support.shared import (
     LIVE,
@@ -120,6 +123,30 @@ async def test_one_rest_call_to_either_instance_reaches_sockets_on_both(
     finally:
         for tab in [*tabs, *others]:
             await tab.close()
+
+
+async def test_a_count_waits_for_no_process_that_died_without_a_word(
+    emit_cluster: tuple[ServerProcess, ServerProcess], server_factory, redis_server: RedisServer
+) -> None:
+    """A counted emit waits for the answers of the processes its broadcast reached (Redis
+    says how many): a process killed a moment ago, its heartbeat still fresh, is not one of
+    them, and holds up nothing."""
+    first, _ = emit_cluster
+    doomed = server_factory(REDIS_URL=redis_server.url)
+    uid = new_uid()
+    kept, lost = await open_tab(first, uid), await open_tab(doomed, uid)
+    try:
+        assert await rest_emit(first, f"/emit/{uid}/news", {"n": 1}) == delivered(2)
+        assert await lost.next(SHARED, "news") == [{"n": 1}]
+        doomed.kill()
+        await asyncio.sleep(0.2)  # Redis has seen its connections close
+        started = time.monotonic()
+        assert await rest_emit(first, f"/emit/{uid}/news", {"n": 2}) == delivered(1)
+        assert time.monotonic() - started < COUNT_TIMEOUT_S / 2
+        assert [await kept.next(SHARED, "news") for _ in range(2)] == [[{"n": 1}], [{"n": 2}]]
+    finally:
+        await kept.close()
+        await lost.drop()
 
 
 # ----- bodies ---------------------------------------------------------------------------
