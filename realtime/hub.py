@@ -341,7 +341,7 @@ class Hub:
                 message["except_sids"],
             )
         if "reply_to" in message:  # a counted broadcast: every process it reached answers
-            spawn(self.link.reply(message, {"n": delivered}))
+            self.link.reply(message, {"n": delivered})
 
     def _already_seen(self, broadcast_id: tuple[str, int]) -> bool:
         """A broadcast to several rooms arrives once per group; deliver it only once."""
@@ -398,7 +398,7 @@ class Hub:
         targets = self.local_targets(
             message["ns"], message["rooms"], message["except_rooms"], message["except_sids"]
         )
-        spawn(self.link.reply(message, {"n": len(targets)}))
+        self.link.reply(message, {"n": len(targets)})
 
     async def disconnect_sid(self, sid: str) -> None:
         """Disconnect one socket wherever it lives."""

@@ -83,6 +83,9 @@ class LayerLink:
         self._ready: asyncio.Future[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._publisher: Publisher | None = None  # set with the layer
+        self._answer_publisher: Publisher | None = None  # the same, to channels
+        self._answers: Pairs = []  # replies to send, (channel, message)
+        self._answering: asyncio.Task[None] | None = None
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -98,6 +101,7 @@ class LayerLink:
             layer = get_channel_layer()
             self._layer = None if isinstance(layer, InMemoryChannelLayer) else layer
             self._publisher = pipelined_publisher(self._layer)
+            self._answer_publisher = pipelined_publisher(self._layer, groups=False)
             self._layer_loaded = True
         return self._layer
 
@@ -347,15 +351,36 @@ class LayerLink:
         finally:
             self._replies.pop(replies.request_id, None)
 
-    async def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Answer a request of `request_all` (on the asking process's channel)."""
+    def reply(self, request: dict[str, Any], response: dict[str, Any]) -> None:
+        """Answer a request (on the asking process's channel). The replies of a loop turn
+        leave together: on the pub/sub layer one Redis round trip for all (realtime.pipelined),
+        where each used to cost its own."""
         answer = {
             **response,
             "type": REPLY,
             "request_id": request["request_id"],
             "from": self.process_id,
         }
-        await self.send(request["reply_to"], answer, "reply")
+        if request["reply_to"] == self.channel:  # a broadcast of ours, heard back: no hop
+            self._on_reply(answer)
+            return
+        self._answers.append((request["reply_to"], answer))
+        if self._answering is None or self._answering.done():
+            self._answering = spawn(self._send_answers())
+
+    async def _send_answers(self) -> None:
+        while self._answers:
+            answers, self._answers = self._answers, []
+            publisher = self._answer_publisher
+            if publisher is None:  # the core layer: one round trip each
+                for channel, answer in answers:
+                    await self.send(channel, answer, "reply")
+                continue
+            try:
+                async with self.slots:
+                    await publisher(answers)
+            except Exception as exc:
+                self.failed("reply", exc)
 
     def _on_reply(self, message: dict[str, Any]) -> None:
         self._unanswering.discard(message.get("from", ""))

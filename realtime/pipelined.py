@@ -26,15 +26,18 @@ Publisher = Callable[[Pairs], Awaitable[list[int] | None]]
 PIPELINE_BYTES = 1 << 20  # a pipeline is cut after this many bytes of messages
 
 
-def pipelined_publisher(layer: Any) -> Publisher | None:
+def pipelined_publisher(layer: Any, *, groups: bool = True) -> Publisher | None:
     """A function that PUBLISHes each (group, message) through `layer`'s own shards, in
-    pipelines; None unless `layer` is channels_redis's pub/sub layer as this was written for."""
+    pipelines (each (channel, message) without `groups`); None unless `layer` is
+    channels_redis's pub/sub layer as this was written for."""
     if not isinstance(layer, pubsub.RedisPubSubChannelLayer) or not _internals_known():
         return None
 
     async def publish(pairs: Pairs) -> list[int]:
         receivers: list[int] = []
-        for shard, commands in _runs(layer._get_layer(), layer.serialize, pairs):
+        loop_layer = layer._get_layer()
+        name = loop_layer._get_group_channel_name if groups else str
+        for shard, commands in _runs(loop_layer, name, layer.serialize, pairs):
             receivers.extend(await _execute(shard, commands))
         return receivers
 
@@ -50,14 +53,17 @@ def _internals_known() -> bool:
     )
 
 
-def _runs(loop_layer: Any, serialize: Callable[[Any], bytes], pairs: Pairs) -> list[Any]:
+def _runs(
+    loop_layer: Any, name: Callable[[str], str], serialize: Callable[[Any], bytes], pairs: Pairs
+) -> list[Any]:
     """[(shard, [(channel, bytes)...])...]: consecutive sends to one shard together (up to
-    PIPELINE_BYTES), so the whole keeps its order even across shards."""
+    PIPELINE_BYTES), so the whole keeps its order even across shards. `name` gives the Redis
+    channel of a group (or of a channel)."""
     runs: list[Any] = []
     size = 0
     last: tuple[Any, bytes] = (None, b"")  # a broadcast to many rooms: serialized once
     for group, message in pairs:
-        channel = loop_layer._get_group_channel_name(group)
+        channel = name(group)
         shard = loop_layer._get_shard(channel)
         if last[0] is not message:
             last = (message, serialize(message))

@@ -264,7 +264,7 @@ async def _serve_forwarded(message: dict[str, Any]) -> None:
         answer = answer_post(session, b"x" * (session.server.max_payload + 1))  # too large
     else:
         answer = answer_post(session, message["body"])
-    await hub.link.reply(
+    hub.link.reply(
         message,
         {"status": answer.status, "body": answer.body, "content_type": answer.content_type},
     )

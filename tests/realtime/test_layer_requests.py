@@ -28,7 +28,7 @@ async def process(process_id: str, delay: float = 0.0) -> LayerLink:
 
     async def answer(message: dict[str, Any]) -> None:
         await asyncio.sleep(delay)
-        await link.reply(message, {"n": 1})
+        link.reply(message, {"n": 1})
 
     link.register("sio.ask", lambda message: spawn(answer(message)))
     assert await link.ready(timeout=5)

@@ -85,7 +85,7 @@ def test_runs_keep_the_order_across_shards_and_cut_large_ones() -> None:
     big = {"data": b"x" * pipelined.PIPELINE_BYTES}
     small = {"data": b"s"}
     pairs = [("a", small), ("a", small), ("b", small), ("a", big), ("a", big), ("a", small)]
-    runs = pipelined._runs(loop_layer, serialize, pairs)
+    runs = pipelined._runs(loop_layer, loop_layer._get_group_channel_name, serialize, pairs)
     assert [(shard, [channel for channel, _ in commands]) for shard, commands in runs] == [
         (shards["a"], ["chan-a", "chan-a"]),
         (shards["b"], ["chan-b"]),
