@@ -135,7 +135,7 @@ def main() -> int:
             spec = {**base_spec(server, ctx, args.clients), "scenario": "storm", "holdS": 1}
             record_storms(py_spy, server.pids[0], spec, result, args.storms, raw)
     else:
-        redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((0, 0))
+        redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((None, None))
         with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
             spec = {**base_spec(server, ctx, args.clients), "scenario": "fanout", "ns": NS}
             spec["runs"] = [run]
