@@ -4,7 +4,8 @@ Each process joins a room's channel-layer group once, for all of its sockets in 
 delivers a broadcast to them itself; the layer carries one message per process per broadcast
 (or, for a batch of emits, one per process for the batch: `broadcast_many`).
 A broadcast's frames are encoded once, by the emitter, and every receiving socket writes them
-as they are.
+as they are. A counted broadcast (`broadcast_counted`, the REST emits) has every process it
+reaches answer with its own count.
 """
 
 from __future__ import annotations
@@ -200,11 +201,10 @@ class Hub:
         rooms: list[str] | None = None,
         exclude_rooms: list[str] | None = None,
         exclude_sids: list[str] | None = None,
-        wait: bool = False,
     ) -> int:
         """Deliver ready frames to the rooms on every process; returns the local count. The
-        other processes' part is queued in the outbox, in order; with `wait`, this returns
-        once it has left the process."""
+        other processes' part is queued in the outbox, in order (`broadcast_counted` waits
+        for it, and for the count)."""
         exclude_rooms = exclude_rooms or []
         exclude_sids = exclude_sids or []
         delivered = self._deliver(namespace, frames, rooms, exclude_rooms, exclude_sids)
@@ -212,7 +212,7 @@ class Hub:
             return delivered
         message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
         pairs = [(group, message) for group in _groups_of(namespace, rooms)]
-        await self.outbox.post_group_sends(pairs, wait=wait)
+        await self.outbox.post_group_sends(pairs)
         return delivered
 
     async def broadcast_counted(
