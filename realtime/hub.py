@@ -41,7 +41,9 @@ _SEEN_BROADCASTS = 32_768  # more than a layer outage sends again (layerlink.RES
 class Hub:
     """Everything this process knows about live sockets and where broadcasts go."""
 
-    def __init__(self) -> None:
+    def __init__(self, process_id: str = PROCESS_ID) -> None:
+        """`process_id` names this process on the layer (tests run several hubs in one)."""
+        self.process_id = process_id
         self.sockets: dict[str, NamespaceConsumer] = {}
         self.rooms: dict[RoomKey, set[NamespaceConsumer]] = defaultdict(set)
         self._groups: dict[str, asyncio.Future[None]] = {}
@@ -53,7 +55,7 @@ class Hub:
         self._refresher: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the server's loop, once it runs
         self.engines: dict[str, Any] = {}  # mount path -> EngineServer, for forwarded requests
-        self.link = LayerLink(groups=lambda: list(self._groups))
+        self.link = LayerLink(groups=lambda: list(self._groups), process_id=process_id)
         # what goes to other processes, in order, without waiting for Redis (realtime.outbox)
         self.outbox = Outbox(self.link.group_send_many)
         for message_type in (
@@ -264,7 +266,7 @@ class Hub:
     ) -> dict[str, Any]:
         return {
             "type": "sio.broadcast",
-            "origin": PROCESS_ID,
+            "origin": self.process_id,
             "id": next(self._broadcast_ids),
             "ns": namespace,
             "rooms": rooms,
@@ -292,7 +294,7 @@ class Hub:
                 group,
                 {
                     "type": "sio.broadcasts",
-                    "origin": PROCESS_ID,
+                    "origin": self.process_id,
                     "id": next(self._broadcast_ids),
                     "ns": namespace,
                     "broadcasts": broadcasts[start : start + BROADCASTS_PER_MESSAGE],
@@ -304,7 +306,7 @@ class Hub:
 
     def sio_broadcasts(self, message: dict[str, Any]) -> None:
         origin = message["origin"]
-        if origin == PROCESS_ID or self._already_seen((origin, message["id"])):
+        if origin == self.process_id or self._already_seen((origin, message["id"])):
             return
         namespace = message["ns"]
         for frames, rooms, exclude_rooms in message["broadcasts"]:
@@ -330,7 +332,7 @@ class Hub:
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:
         origin = message["origin"]
-        if origin == PROCESS_ID or self._already_seen((origin, message["id"])):
+        if origin == self.process_id or self._already_seen((origin, message["id"])):
             delivered = 0  # delivered locally when it was emitted, or via another of its rooms
         else:
             delivered = self._deliver(
@@ -359,7 +361,7 @@ class Hub:
             socket.deliver(frames)
             return True
         owner = owner_of(sid)
-        if self.layer is not None and owner is not None and owner != PROCESS_ID:
+        if self.layer is not None and owner is not None and owner != self.process_id:
             message = {"type": "sio.direct", "sid": sid, "frames": frames}
             await self.outbox.send(lambda: self.link.send_to_process(owner, message))
         return False
@@ -381,7 +383,7 @@ class Hub:
         """Ask other processes how many of their sockets a broadcast targets; sum the replies
         that arrive within `timeout`. A process that died answers nothing: it is waited for
         once, then no more until it answers again (LayerLink.request_all)."""
-        others = [instance for instance in instances if instance != PROCESS_ID]
+        others = [instance for instance in instances if instance != self.process_id]
         if self.layer is None or not others:
             return 0
         query = {
@@ -407,7 +409,7 @@ class Hub:
             await socket.disconnect()
             return
         owner = owner_of(sid)
-        if self.layer is not None and owner is not None and owner != PROCESS_ID:
+        if self.layer is not None and owner is not None and owner != self.process_id:
             message = {"type": "sio.disconnect", "sid": sid}
             await self.outbox.send(lambda: self.link.send_to_process(owner, message))
 
