@@ -23,6 +23,7 @@ from .groups import group_name
 from .ids import PROCESS_ID, owner_of
 from .layerlink import LayerLink
 from .outbox import Outbox
+from .pipelined import Pairs
 from .tasks import spawn
 
 if TYPE_CHECKING:
@@ -213,8 +214,7 @@ class Hub:
         if self.layer is None:
             return delivered
         message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
-        pairs = [(group, message) for group in _groups_of(namespace, rooms)]
-        await self.outbox.post_group_sends(pairs)
+        await self.outbox.post_group_sends(_to_groups(namespace, rooms, message))
         return delivered
 
     async def broadcast_counted(
@@ -238,14 +238,17 @@ class Hub:
         delivered = self._deliver(namespace, frames, rooms, exclude_rooms, exclude_sids)
         if self.layer is None:
             return delivered, 0
+        message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
+        if not self.link.counts_receivers:  # the core layer: nobody is asked to answer it
+            await self.outbox.post_group_sends(_to_groups(namespace, rooms, message), wait=True)
+            return delivered, None
         await self.link.ready(timeout)  # its own channel hears the answers
         with self.link.replies_to() as replies:
-            message = self._broadcast_message(namespace, frames, rooms, exclude_rooms, exclude_sids)
             message.update(replies.address)
-            pairs = [(group, message) for group in _groups_of(namespace, rooms)]
+            pairs = _to_groups(namespace, rooms, message)
             receivers = await self.outbox.post_group_sends(pairs, wait=True)
-            if receivers is None:  # the core layer, or held while the layer fails
-                return delivered, (0 if self.link.counts_receivers else None)
+            if receivers is None:  # held while the layer fails: delivered once it is back
+                return delivered, 0
             expected = sum(receivers)
             if not await replies.wait(lambda: len(replies.received) >= expected, timeout):
                 logger.warning(
@@ -419,11 +422,11 @@ class Hub:
             spawn(socket.disconnect())
 
 
-def _groups_of(namespace: str, rooms: list[str] | None) -> list[str]:
-    """The layer groups a broadcast to `rooms` (None: the whole namespace) is sent to."""
+def _to_groups(namespace: str, rooms: list[str] | None, message: dict[str, Any]) -> Pairs:
+    """A broadcast's message to each layer group of `rooms` (None: the whole namespace)."""
     if rooms is None:
-        return [group_name(namespace, None)]
-    return [group_name(namespace, room) for room in rooms]
+        return [(group_name(namespace, None), message)]
+    return [(group_name(namespace, room), message) for room in rooms]
 
 
 def _done_future() -> asyncio.Future[None]:
