@@ -146,7 +146,7 @@ def instance_heartbeat(
     pid: int,
     started_at: dt.datetime,
     now: dt.datetime,
-    layer: str = "",
+    layer: str,
 ) -> None:
     """Keep this instance and all of its sockets alive, in two statements."""
     ServerInstance.objects.update_or_create(
