@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .participation import ParticipantState, state_constraints, state_list_index
+from .participation import ParticipantState, state_constraints, state_user_index
 
 
 class Conversation(models.Model):
@@ -46,7 +46,7 @@ class Participant(ParticipantState):
         constraints = state_constraints(
             once="conv_participant_once", unread_not_negative="conv_unread_not_negative"
         )
-        indexes = [state_list_index("conv_participant_list")]
+        indexes = [state_user_index("conv_participant_user")]
 
 
 class Message(models.Model):

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from conversations.participation import ParticipantState, state_constraints, state_list_index
+from conversations.participation import ParticipantState, state_constraints, state_user_index
 
 
 class Contact(models.Model):
@@ -72,7 +72,7 @@ class ProspectParticipant(ParticipantState):
         constraints = state_constraints(
             once="prospect_member_once", unread_not_negative="prospect_unread_not_negative"
         )
-        indexes = [state_list_index("prospect_member_list")]
+        indexes = [state_user_index("prospect_member_user")]
 
 
 class Communication(models.Model):
