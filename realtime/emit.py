@@ -168,14 +168,19 @@ def _schedule(batch: list[Emitted]) -> None:
     def start() -> None:
         spawn(_emit_one(batch[0]) if len(batch) == 1 else _emit_all(batch))
 
+    def start_next() -> None:
+        # a turn later, behind what the same commit answered: a batch of messages' callers
+        # hear their acks before the loop spends the batch's emits (`realtime.batching`)
+        loop.call_soon(start)
+
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        start()
+        start_next()
     else:
-        loop.call_soon_threadsafe(start)
+        loop.call_soon_threadsafe(start_next)
 
 
 def _emit_one(emitted: Emitted) -> Coroutine[Any, Any, int]:
