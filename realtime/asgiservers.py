@@ -92,11 +92,13 @@ def uvicorn_server(fd: int, tls: tuple[str, str] | None = None) -> Any:
     import uvicorn
 
     from .collector import settle_after_startup
+    from .switchinterval import set_switch_interval
 
     django.setup()  # settings and LOGGING before uvicorn logs its first line
     config = uvicorn_config(fd, tls)
     config.load()  # the application imported: what the collector need never scan again
     settle_after_startup()
+    set_switch_interval()
     return uvicorn.Server(config)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime import asgiservers, collector
+from realtime import asgiservers, collector, switchinterval
 from realtime.conf import realtime_settings
 
 
@@ -78,15 +78,16 @@ def test_a_uvicorn_worker_freezes_what_startup_made_before_it_serves() -> None:
         "import gc, sys; from realtime import asgiservers; "
         "server = asgiservers.uvicorn_server(7); "
         "print(gc.get_freeze_count(), *gc.get_threshold(), "
-        "'config.asgi' in sys.modules, server.config.loaded)"
+        "'config.asgi' in sys.modules, server.config.loaded, sys.getswitchinterval())"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    frozen, *thresholds, app_imported, loaded = out
+    frozen, *thresholds, app_imported, loaded, interval = out
     assert int(frozen) > 50_000  # Django and the application, at least
     assert tuple(map(int, thresholds)) == collector.SERVER_THRESHOLDS
     assert (app_imported, loaded) == ("True", "True")
+    assert float(interval) == switchinterval.switch_interval()
 
 
 def test_a_daphne_worker_freezes_what_startup_made_before_it_serves() -> None:
@@ -97,13 +98,24 @@ def test_a_daphne_worker_freezes_what_startup_made_before_it_serves() -> None:
     daphne = asgiservers.worker_command("daphne", 5, tls=None)
     module = daphne[-1].partition(":")[0]
     probe = (
-        f"import gc, importlib; app = importlib.import_module({module!r}).application; "
-        "print(gc.get_freeze_count(), *gc.get_threshold(), callable(app))"
+        f"import gc, importlib, sys; app = importlib.import_module({module!r}).application; "
+        "print(gc.get_freeze_count(), *gc.get_threshold(), callable(app), sys.getswitchinterval())"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    frozen, *thresholds, application = out
+    frozen, *thresholds, application, interval = out
     assert int(frozen) > 50_000
     assert tuple(map(int, thresholds)) == collector.SERVER_THRESHOLDS
     assert application == "True"
+    assert float(interval) == switchinterval.switch_interval()
+
+
+def test_the_switch_interval_is_the_one_measured_for_the_database(settings) -> None:
+    """Measured by bench scenario 5 (realtime.switchinterval); a setting replaces it."""
+    from django.db import connection
+
+    server = connection.vendor != "sqlite"  # each statement a round trip: a shorter interval
+    assert switchinterval.switch_interval() == (0.0005 if server else 0.005)
+    settings.REALTIME = {**settings.REALTIME, "SWITCH_INTERVAL_S": 0.002}
+    assert switchinterval.switch_interval() == 0.002
