@@ -171,31 +171,30 @@ def _store(requests: list[MessageRequest]) -> list[MessageSent | Exception]:
 def _insert(fresh: dict[Key, NewMessage]) -> tuple[dict[Key, MessageRow], set[Key]]:
     """One INSERT of every message: each key's stored row, and the keys that were stored
     before under their client id (a retry of a message committed earlier), left out."""
-    if not any(message.client_msg_id is not None for message in fresh.values()):
-        return _inserted(fresh), set()
-    try:
-        with transaction.atomic():  # a savepoint: a client id may be stored already
-            return _inserted(fresh), set()
-    except IntegrityError:
-        pass
-    before: dict[Key, MessageRow] = {}
-    for key, message in fresh.items():
-        if message.client_msg_id is not None:
-            found = Message.objects.filter(
-                conversation_id=message.conversation_id,
-                sender_id=message.sender_id,
-                client_msg_id=message.client_msg_id,
-            ).first()
-            if found is not None:
-                before[key] = found
-    rest = {key: message for key, message in fresh.items() if key not in before}
-    return {**_inserted(rest), **before}, set(before)
-
-
-def _inserted(fresh: dict[Key, NewMessage]) -> dict[Key, MessageRow]:
     if not fresh:
-        return {}
-    return dict(zip(fresh, batchsql.insert_messages(list(fresh.values())), strict=True))
+        return {}, set()
+    stored: dict[Key, MessageRow] = {}
+    before: set[Key] = set()
+    inserted = batchsql.insert_messages(list(fresh.values()))
+    for (key, message), row in zip(fresh.items(), inserted, strict=True):
+        if row is None:
+            stored[key] = _stored_before(message)
+            before.add(key)
+        else:
+            stored[key] = row
+    return stored, before
+
+
+def _stored_before(message: NewMessage) -> Message:
+    """The message this sender stored before under the same client id (the INSERT left it out)."""
+    found = Message.objects.filter(
+        conversation_id=message.conversation_id,
+        sender_id=message.sender_id,
+        client_msg_id=message.client_msg_id,
+    ).first()
+    if found is None:  # left out, yet not there: the batch fails, and each goes again alone
+        raise IntegrityError(f"message {message.client_msg_id!r} neither inserted nor stored")
+    return found
 
 
 def _count_new(rows: list[_Member], new: list[tuple[MessageRow, dict[str, Any]]], now: Any) -> None:

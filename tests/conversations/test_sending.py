@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from conversations import services
 from conversations.models import Conversation, Message, Participant
@@ -92,6 +93,30 @@ def test_a_batch_answers_each_request_and_counts_as_if_sent_one_by_one(emitted) 
         ("user:alice", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
         ("user:carol", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
         ("user:bob", {"cid": str(second), "unread_count": 1, "total_unread": 3}),
+    ]
+
+
+def test_a_retry_in_a_batch_is_left_out_by_the_insert_itself(emitted) -> None:
+    """The INSERT skips a client id stored before (ON CONFLICT DO NOTHING): no savepoint to
+    catch the unique violation, two round trips fewer a batch on PostgreSQL."""
+    cid = create("alice", ["bob"])
+    stored, _ = services.message_send(**vars_of(request(cid, "bob", "first", client_msg_id="b-1")))
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = services.messages_send(
+            [
+                request(cid, "alice", "new", client_msg_id="a-1"),
+                request(cid, "bob", "retried", client_msg_id="b-1"),
+                request(cid, "bob", "no client id"),
+            ]
+        )
+    assert [created for _, created in outcomes] == [True, False, True]
+    assert outcomes[1][0] == stored
+    assert [message["content"] for message, _ in outcomes] == ["new", "first", "no client id"]
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+    assert sorted(Message.objects.values_list("content", flat=True)) == [
+        "first",
+        "new",
+        "no client id",
     ]
 
 
