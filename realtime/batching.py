@@ -92,8 +92,9 @@ class GroupCommit(Generic[I, R]):
         self, queue: _Queue[I, R], taken: list[Call[I, R]], loop: asyncio.AbstractEventLoop
     ) -> None:
         """In the database thread: take the calls waiting now, run them as one batch, and
-        have the loop answer them next: before what the batch's commit scheduled there, so an
-        ack does not wait for the batch's emits (see `realtime.emit`)."""
+        hand their outcomes to the loop. The loop settles them before the emits that the
+        batch's commit scheduled start there (`realtime.emit` starts those a turn later), so
+        an ack does not wait for the batch's emits."""
         while queue.waiting and len(taken) < self.max_batch:
             taken.append(queue.waiting.popleft())
         if not taken:
