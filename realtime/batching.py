@@ -74,13 +74,13 @@ class GroupCommit(Generic[I, R]):
 
     async def _write(self, queue: _Queue[I, R]) -> None:
         """Queue a call in the database thread, while any callers are waiting."""
-        taken: list[Call[I, R]] = []  # filled in the database thread
+        taken: list[Call[I, R]] = []  # the calls of the batch in the thread, filled there
         loop = asyncio.get_running_loop()
         try:
             while queue.waiting:
                 taken = []
                 await database_sync_to_async(self._run)(queue, taken, loop)
-                taken = []
+            taken = []  # the last batch's callers are settled by the thread's hand-off
         finally:
             queue.writers -= 1
             left = taken + (list(queue.waiting) if not queue.writers else [])
