@@ -144,13 +144,11 @@ def _settle(entries: list[_Entry], exc: Exception | None, receivers: Receivers) 
     start = 0
     for entry in entries:
         end = start + len(entry.pairs or ())
-        if entry.done is None or entry.done.done():
-            start = end
-            continue
-        if exc is not None:
-            entry.done.set_exception(exc)
-        else:
-            entry.done.set_result(None if receivers is None else receivers[start:end])
+        if entry.done is not None and not entry.done.done():
+            if exc is not None:
+                entry.done.set_exception(exc)
+            else:
+                entry.done.set_result(None if receivers is None else receivers[start:end])
         start = end
 
 
