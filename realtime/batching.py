@@ -9,17 +9,19 @@ Two calls of the batch function are queued in the database thread at a time, and
 its items when it starts there, not when it was queued. So the thread goes from one batch
 straight to the next, while the loop answers the last batch's callers and runs what its commit
 scheduled (a batch of messages' emits: ~12 ms of the loop for 50). The thread hands the
-outcomes to the loop itself, behind the commit's emits but ahead of their start
-(`realtime.emit` starts them a turn later), so the callers' acks do not wait for the emits.
-With one call at a time, answered by the writer task, the thread and the loop took turns and
-each ack waited for its batch's emits: scenario 5 of the bench on PostgreSQL went from ~1,150
-to ~1,370 messages/s (bench/RESULTS.md).
+outcomes to the loop itself, in one callback with what the batch's commits scheduled there
+(`to_loop`): the callers first, so their acks do not wait for the emits. With one call at a
+time, answered by the writer task, the thread and the loop took turns and each ack waited for
+its batch's emits: scenario 5 of the bench on PostgreSQL went from ~1,150 to ~1,370
+messages/s (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -34,6 +36,24 @@ I = TypeVar("I")  # noqa: E741 - an item
 R = TypeVar("R")
 
 IN_FLIGHT = 2  # calls of the batch function queued in the database thread at a time
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[], None]
+_handing = threading.local()  # .off: (loop, callbacks) while a batch runs in this thread
+
+
+def to_loop(loop: asyncio.AbstractEventLoop, callback: Callback) -> None:
+    """Call `callback` on `loop` from this thread. During a batch (`GroupCommit`) for that
+    loop, it goes with the batch's hand-off, after the batch's callers are answered: two
+    separate `call_soon_threadsafe` calls may land in different turns of the loop, in either
+    order with what they wake."""
+    held = getattr(_handing, "off", None)
+    if held is not None and held[0] is loop:
+        held[1].append(callback)
+    else:
+        loop.call_soon_threadsafe(callback)
+
 
 Call = tuple[I, "asyncio.Future[R]"]
 
@@ -92,23 +112,28 @@ class GroupCommit(Generic[I, R]):
         self, queue: _Queue[I, R], taken: list[Call[I, R]], loop: asyncio.AbstractEventLoop
     ) -> None:
         """In the database thread: take the calls waiting now, run them as one batch, and
-        hand their outcomes to the loop. The loop settles them before the emits that the
-        batch's commit scheduled start there (`realtime.emit` starts those a turn later), so
-        an ack does not wait for the batch's emits."""
+        hand their outcomes to the loop, with what the batch scheduled there (`to_loop`)."""
         while queue.waiting and len(taken) < self.max_batch:
             taken.append(queue.waiting.popleft())
         if not taken:
             return
+        held: list[Callback] = []
+        _handing.off = (loop, held)
         try:
             outcomes = self.batch([item for item, _ in taken])
         except Exception as exc:  # every caller of this batch hears of it
             outcomes = [exc] * len(taken)
+        finally:
+            _handing.off = None
         with contextlib.suppress(RuntimeError):  # the loop is closed (shutdown): nobody waits
-            loop.call_soon_threadsafe(_settle, list(taken), outcomes)
+            loop.call_soon_threadsafe(_settle, list(taken), outcomes, held)
 
 
-def _settle(taken: list[Call[I, R]], outcomes: Sequence[R | BaseException]) -> None:
-    """On the loop: each caller gets its outcome."""
+def _settle(
+    taken: list[Call[I, R]], outcomes: Sequence[R | BaseException], then: list[Callback]
+) -> None:
+    """On the loop: each caller gets its outcome, then what the batch scheduled runs (a task
+    it starts takes its first step after the callers' own)."""
     for (_, future), outcome in zip(taken, outcomes, strict=True):
         if future.done():  # its caller went away (the socket closed)
             continue
@@ -116,3 +141,8 @@ def _settle(taken: list[Call[I, R]], outcomes: Sequence[R | BaseException]) -> N
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+    for callback in then:
+        try:
+            callback()
+        except Exception:
+            logger.exception("a callback of a batch failed")

@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from . import metrics
+from .batching import to_loop
 from .hub import Broadcast, Hub, get_hub
 from .namespace import frames_for
 from .presence.instances import live_instances
@@ -168,19 +169,14 @@ def _schedule(batch: list[Emitted]) -> None:
     def start() -> None:
         spawn(_emit_one(batch[0]) if len(batch) == 1 else _emit_all(batch))
 
-    def start_next() -> None:
-        # a turn later, behind what the same commit answered: a batch of messages' callers
-        # hear their acks before the loop spends the batch's emits (`realtime.batching`)
-        loop.call_soon(start)
-
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        start_next()
-    else:
-        loop.call_soon_threadsafe(start_next)
+        start()
+    else:  # from a batch of messages: after its callers hear their acks (realtime.batching)
+        to_loop(loop, start)
 
 
 def _emit_one(emitted: Emitted) -> Coroutine[Any, Any, int]:

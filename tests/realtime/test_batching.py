@@ -52,6 +52,7 @@ async def test_callers_are_answered_before_the_emits_their_commit_scheduled(monk
     def batch(items: list[int]) -> list[int]:
         with transaction.atomic():  # as a batch of messages: its events go at the commit
             emit_all_on_commit([emitted("stored", n, namespace=namespace, to=None) for n in items])
+        time.sleep(0.05)  # the loop runs a turn between the commit and the batch's return
         return items
 
     writer: GroupCommit[int, int] = GroupCommit(batch)
