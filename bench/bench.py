@@ -476,7 +476,10 @@ def message_run(ctx: Context, users: int, workers: int, database_url: str = "") 
     with conversation_server(ctx, users, database_url, workers) as (server, tokens):
         spec = message_spec(ctx, server, tokens, users)
         spec["holdS"] = ctx.plan["message_settle"]
-        spec["runs"] = timed_runs(ctx, [{"kind": "message"}])
+        # one sender per conversation, then every member sending (saturation)
+        spec["runs"] = timed_runs(
+            ctx, [{"kind": "message"}, {"kind": "message", "everyMember": True}]
+        )
         return loadgen(spec, 180)
 
 

@@ -87,9 +87,12 @@ def connected(result: dict[str, Any]) -> str | None:
     return f"{c['connected']}/{c['clients']}" + (f" ({split})" if "+" in split else "")
 
 
-def message_rate(result: dict[str, Any]) -> float | None:
-    r = dig(result, "runs", 0)
-    return r["ackLatency"]["n"] / r["seconds"] if r else None
+def message_rate(index: int) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        r = dig(result, "runs", index)
+        return r["ackLatency"]["n"] / r["seconds"] if r else None
+
+    return get
 
 
 def connect_rows(s: str, k: str, prefix: str, rss: str, cpu: str) -> list[Row]:
@@ -168,21 +171,29 @@ def rows(plan: dict[str, Any]) -> list[Row]:
     title = f"5. /v1/conversation `message`, {conversations} conversations of {members}"
     for workers, suffix in (("", ""), (", two workers on redis", "_2w")):
         for database, key in (("SQLite", "message"), ("PostgreSQL", "message_pg")):
-            out += message_rows(f"{title}, {database}{workers}", key + suffix)
+            out += message_rows(
+                f"{title}, {database}{workers}", key + suffix, conversations, members
+            )
     return out
 
 
-def message_rows(s: str, k: str) -> list[Row]:
-    return [
-        Row(s, "conversations created", k, lambda r: dig(r, "setup", "acks")),
-        Row(s, "messages/s (acked)", k, message_rate, "", "high"),
-        Row(s, "ack latency p50", k, run(0, "ackLatency", "p50"), "ms", "low"),
-        Row(s, "ack latency p99", k, run(0, "ackLatency", "p99"), "ms", "low"),
-        Row(s, "new_message deliveries/s", k, run(0, "deliveriesPerS"), "", "high"),
-        Row(s, "delivery latency p50", k, run(0, "latency", "p50"), "ms", "low"),
-        Row(s, "delivery latency p99", k, run(0, "latency", "p99"), "ms", "low"),
-        Row(s, "CPU server / loadgen / other", k, cpu(0)),
-    ]
+def message_rows(s: str, k: str, conversations: int, members: int) -> list[Row]:
+    """Scenario 5's two runs: one sender per conversation (a closed loop of `conversations`
+    messages in flight, so its rate is `conversations` / ack latency), then every member
+    sending (`conversations * members` in flight: the server at saturation)."""
+    out = [Row(s, "conversations created", k, lambda r: dig(r, "setup", "acks"))]
+    for i, senders in enumerate((conversations, conversations * members)):
+        p = f"{senders:,} senders: " if i == 0 else f"saturation, {senders:,} senders: "
+        out += [
+            Row(s, f"{p}messages/s (acked)", k, message_rate(i), "", "high"),
+            Row(s, f"{p}ack latency p50", k, run(i, "ackLatency", "p50"), "ms", "low"),
+            Row(s, f"{p}ack latency p99", k, run(i, "ackLatency", "p99"), "ms", "low"),
+            Row(s, f"{p}new_message deliveries/s", k, run(i, "deliveriesPerS"), "", "high"),
+            Row(s, f"{p}delivery latency p50", k, run(i, "latency", "p50"), "ms", "low"),
+            Row(s, f"{p}delivery latency p99", k, run(i, "latency", "p99"), "ms", "low"),
+            Row(s, f"{p}CPU server / loadgen / other", k, cpu(i)),
+        ]
+    return out
 
 
 def fmt(value: Any, unit: str) -> str:

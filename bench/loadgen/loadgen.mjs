@@ -43,6 +43,7 @@ const RUN_DEFAULTS = {
   warmupS: 1,
   durationS: 5,
   drainS: 2,
+  everyMember: false, // message: every member of a conversation sends, not only its creator
 };
 
 // ----- /proc readings of the servers ------------------------------------------------
@@ -274,6 +275,7 @@ async function main() {
         error: firstError(answers),
         ackLatency: merged(answers, "ackHist"),
       };
+      spec.cids = Object.assign({}, ...answers.map((answer) => answer.cids || {}));
       for (const run of spec.runs) result.runs.push(await runPhase(workers, spec, run));
     }
     result.rssEndMiB = rssOf(spec.pids);

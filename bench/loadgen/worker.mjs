@@ -106,6 +106,8 @@ async function setup(spec) {
         if (ack !== null) creator.cid = stringField(ack, "_id");
       }),
     );
+    // every member's conversation, for runs where all of them send (`everyMember`)
+    answer.cids = Object.fromEntries(creators.filter((c) => c.cid).map((c) => [c.index, c.cid]));
   }
   answer.ackHist = ackHist.toJSON();
   return answer;
@@ -196,7 +198,9 @@ async function sendConversationMessage(client) {
   const s = state;
   const t = now();
   const seq = nextSeq();
-  const payload = { cid: client.cid, content: `bench sentAt=${t}`, client_msg_id: `m${seq}` };
+  // a client id of its own in every run: a second run's `m<seq>` would be a retry of the first's
+  const id = `m${s.end}-${seq}`;
+  const payload = { cid: client.cid, content: `bench sentAt=${t}`, client_msg_id: id };
   countSent(t);
   const ack = await client.call("message", payload, 10_000);
   if (ack !== null && ack.includes('"success":true')) {
@@ -208,6 +212,12 @@ async function sendConversationMessage(client) {
 function senders(spec, run) {
   if (run.kind === "fanout") {
     return clients.filter((c) => Math.floor(c.index / spec.rooms) < run.sendersPerRoom);
+  }
+  if (run.kind === "message" && run.everyMember) {
+    for (const client of clients) {
+      const creator = client.index - (client.index % spec.membersPer);
+      client.cid = client.cid || (spec.cids || {})[creator];
+    }
   }
   if (run.kind === "message") return clients.filter((c) => c.cid);
   return [];

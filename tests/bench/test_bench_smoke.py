@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import secrets
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from tests.support.servers import ServerProcess
+from tests.support.tokens import user_token
 
 LOADGEN = Path(__file__).resolve().parents[2] / "bench" / "loadgen"
 CLIENTS = 40
@@ -91,3 +94,48 @@ def test_connect_storm_counts_every_client(bench_server: ServerProcess) -> None:
 def test_the_bench_namespace_refuses_to_load_outside_bench_mode() -> None:
     with pytest.raises(ImproperlyConfigured, match=r"config\.settings\.bench"):
         importlib.import_module("config.bench")
+
+
+def test_scenario_5_stores_what_every_member_sends_and_everyone_hears_it(
+    server: ServerProcess, server_database: str, tmp_path: Path
+) -> None:
+    """Scenario 5 on the real /v1/conversation: conversations made by their first member,
+    one sender each, then every member sending (the saturation run); every acked message
+    reached each member of its conversation, the sender too."""
+    conversations, members = 3, 4
+    prefix = f"smoke5-{secrets.token_hex(4)}"
+    tokens = [
+        {
+            "uid": f"{prefix}-u{i}",
+            "token": user_token(f"{prefix}-u{i}", f"{prefix}-a{i // members}"),
+        }
+        for i in range(conversations * members)
+    ]
+    (tmp_path / "tokens.json").write_text(json.dumps(tokens))
+    result = run_loadgen(
+        {
+            "scenario": "message",
+            "urls": [server.url.replace("http://", "ws://")],
+            "clients": len(tokens),
+            "tokensFile": str(tmp_path / "tokens.json"),
+            "membersPer": members,
+            "holdS": 0,
+            "runs": [
+                {"kind": "message", **TIMING},
+                {"kind": "message", "everyMember": True, **TIMING},
+            ],
+        }
+    )
+    assert result.get("error") is None, result
+    assert result["setup"]["acks"] == conversations, result["setup"]
+    for run in result["runs"]:
+        assert run["acks"] > 0 and run["ackFailures"] == 0, run
+        assert run["deliveredTotal"] == members * run["acks"], run  # new_message to everyone
+    with sqlite3.connect(server_database) as db:
+        stored, senders = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT sender_id) FROM conversations_message "
+            "WHERE sender_id LIKE ?",
+            (f"{prefix}-%",),
+        ).fetchone()
+    assert stored == sum(run["acks"] for run in result["runs"])  # no run's id was a retry
+    assert senders == conversations * members  # the saturation run: every member sent
