@@ -200,7 +200,7 @@ async function sendConversationMessage(client) {
   const seq = nextSeq();
   // a client id of its own in every run: a second run's `m<seq>` would be a retry of the first's
   const id = `m${s.end}-${seq}`;
-  const payload = { cid: client.cid, content: `bench sentAt=${t}`, client_msg_id: id };
+  const payload = { cid: client.cid || client.memberCid, content: `bench sentAt=${t}`, client_msg_id: id };
   countSent(t);
   const ack = await client.call("message", payload, 10_000);
   if (ack !== null && ack.includes('"success":true')) {
@@ -216,8 +216,9 @@ function senders(spec, run) {
   if (run.kind === "message" && run.everyMember) {
     for (const client of clients) {
       const creator = client.index - (client.index % spec.membersPer);
-      client.cid = client.cid || (spec.cids || {})[creator];
+      client.memberCid = (spec.cids || {})[creator];
     }
+    return clients.filter((c) => c.memberCid);
   }
   if (run.kind === "message") return clients.filter((c) => c.cid);
   return [];
