@@ -68,7 +68,7 @@ TEMPLATES = [
 
 DATABASES: dict[str, dict[str, Any]] = {
     "default": {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "config.sqlite_fair",  # write transactions take turns between processes
         "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
         # database_sync_to_async closes connections past this age after every call; reopening
         # a WAL database (and checkpointing it on close) each time costs ~20 ms per write
