@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations import services
 from conversations.models import Conversation, Message, Participant
-from conversations.sending import MessageRequest
+from conversations.sending import MAX_BATCH, MessageRequest
 from conversations.wire import message_wire
 from prospects.models import ProspectParticipant
 from realtime.batching import GroupCommit
@@ -94,6 +94,29 @@ def test_a_batch_answers_each_request_and_counts_as_if_sent_one_by_one(emitted) 
         ("user:carol", {"cid": str(first), "unread_count": 2, "total_unread": 2}),
         ("user:bob", {"cid": str(second), "unread_count": 1, "total_unread": 3}),
     ]
+
+
+def test_a_full_batch_is_one_transaction_with_exact_counts(emitted) -> None:
+    """MAX_BATCH messages over many conversations: every statement takes that many values
+    (no fallback to one transaction per message), and each count is as if sent alone."""
+    members = [f"m{k}" for k in range(8)]
+    cids = [create(members[0], members[1:], account_id=f"acct{n % 5}") for n in range(40)]
+    batch = [
+        request(
+            cids[i % len(cids)], members[i % len(members)], f"#{i}", account_id=f"acct{i % 40 % 5}"
+        )
+        for i in range(MAX_BATCH)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = services.messages_send(batch)
+    assert all(created for _, created in outcomes)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert Message.objects.count() == MAX_BATCH
+    for cid in cids:
+        sent = [r for r in batch if r.cid == cid]
+        expected = {uid: sum(r.uid != uid for r in sent) for uid in members}
+        assert unread(cid) == expected
 
 
 def test_a_retry_in_a_batch_is_left_out_by_the_insert_itself(emitted) -> None:
