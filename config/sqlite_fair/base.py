@@ -92,8 +92,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._writing = False
 
     def _files(self) -> tuple[int, int] | None:
-        if self._turn_files is None and not self.is_in_memory_db():
-            name = str(self.settings_dict["NAME"])
+        """The turnstile and writer lock files, opened once; None for a database that is no
+        plain file (in memory, or a `file:` URI, whose options SQLite alone reads)."""
+        name = str(self.settings_dict["NAME"])
+        if self._turn_files is None and not self.is_in_memory_db() and not name.startswith("file:"):
             flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
             self._turn_files = (
                 os.open(f"{name}-turnstile.lock", flags, 0o600),

@@ -134,13 +134,15 @@ def test_a_rollback_and_a_close_end_the_turn(database: Path) -> None:
     one.close()
 
 
-def test_an_in_memory_database_has_no_turns(tmp_path: Path) -> None:
-    db = wrapper(tmp_path / "unused", "memory")
-    db.settings_dict["NAME"] = ":memory:"
+@pytest.mark.parametrize("name", [":memory:", "file:{dir}/uri.sqlite3"])
+def test_a_database_that_is_no_plain_file_takes_no_turns(tmp_path: Path, name: str) -> None:
+    """In memory (the test runner's), or a `file:` URI: no lock files are made for it."""
+    db = wrapper(tmp_path / "unused", "other")
+    db.settings_dict["NAME"] = name.format(dir=tmp_path)
     begin(db)
     commit(db)
     db.close()
-    assert list(tmp_path.iterdir()) == []
+    assert not [path for path in tmp_path.iterdir() if path.name.endswith(".lock")]
 
 
 def test_the_settings_use_it() -> None:
