@@ -1,7 +1,7 @@
 """`bench/profile`: py-spy on one of our uvicorn workers while the load generator saturates
 fan-out (scenario 2, or 4 with `--workers 2`), REST emits, `message` (scenario 5) or connects
-(`--kind storm`: storms of `--clients`, one after another); prints the top frames by own and
-total time.
+(`--kind storm`: storms of `--clients`, one after another; `--every-member` for scenario 5 at
+saturation); prints the top frames by own and total time.
 
 py-spy is a session tool, not a requirement: `.venv/bin/pip install py-spy` first.
 """
@@ -114,6 +114,9 @@ def main() -> int:
     parser.add_argument("--storms", type=int, default=5, help="with --kind storm")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--raw", help="keep py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--every-member", action="store_true", help="with --kind message: all send (saturation)"
+    )
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -125,6 +128,7 @@ def main() -> int:
     ctx = Context(FULL, workdir, bench_db, loadgen_procs=1)
     raw = Path(args.raw) if args.raw else workdir / "stacks.txt"
     run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
+    run["everyMember"] = args.every_member
     result: dict = {}
     if args.kind == "message":  # scenario 5: the product's own /v1/conversation
         with conversation_server(ctx, args.clients, workers=args.workers) as (server, tokens):
