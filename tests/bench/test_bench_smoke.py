@@ -3,6 +3,7 @@ connect, join their rooms, messages fan out and REST emits arrive. Counts only, 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import secrets
@@ -131,7 +132,7 @@ def test_scenario_5_stores_what_every_member_sends_and_everyone_hears_it(
     for run in result["runs"]:
         assert run["acks"] > 0 and run["ackFailures"] == 0, run
         assert run["deliveredTotal"] == members * run["acks"], run  # new_message to everyone
-    with sqlite3.connect(server_database) as db:
+    with contextlib.closing(sqlite3.connect(server_database)) as db:  # `with` alone leaves it open
         stored, senders = db.execute(
             "SELECT COUNT(*), COUNT(DISTINCT sender_id) FROM conversations_message "
             "WHERE sender_id LIKE ?",
