@@ -145,3 +145,62 @@ async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
     protocol.close_sent = True  # closed before the turn ended: nothing after the close frame
     await asyncio.sleep(0)
     assert protocol.transport.writes[-1] == ws_frame(b"\x00")
+
+
+async def test_the_writers_of_a_turn_are_flushed_together_at_its_end() -> None:
+    import asyncio
+
+    from realtime.engineio.direct import DirectWriter
+
+    first, second = uvicorn_like_protocol(), uvicorn_like_protocol()
+    a, b = DirectWriter(first), DirectWriter(second)
+    a.write("1")
+    b.write("2")
+    a.write("3")
+    assert first.transport.writes == second.transport.writes == []  # within the budget
+    await asyncio.sleep(0)
+    assert first.transport.writes == [ws_frame("1") + ws_frame("3")]
+    assert second.transport.writes == [ws_frame("2")]
+
+
+async def test_a_turn_that_outlasts_the_budget_writes_what_waited_before_corking_more() -> None:
+    """A long turn (a connect storm's batch of handshakes) does not hold every answer to its
+    end: the next writer to cork after the budget flushes what waited."""
+    import asyncio
+    import time
+
+    from realtime.engineio.direct import DirectWriter, Turn
+
+    first, second, third = (uvicorn_like_protocol() for _ in range(3))
+    a, b, c = DirectWriter(first), DirectWriter(second), DirectWriter(third)
+    a.write("early")
+    time.sleep(Turn.BUDGET_S * 2)  # the rest of a long turn
+    a.write("later, same socket")  # no new writer: nothing is flushed yet
+    assert first.transport.writes == []
+    b.write("after the budget")
+    assert first.transport.writes == [ws_frame("early") + ws_frame("later, same socket")]
+    assert second.transport.writes == []  # b corks: it starts the next budget
+    c.write("within it")
+    assert third.transport.writes == []
+    await asyncio.sleep(0)
+    assert second.transport.writes == [ws_frame("after the budget")]
+    assert third.transport.writes == [ws_frame("within it")]
+    assert first.transport.writes == [ws_frame("early") + ws_frame("later, same socket")]
+
+
+async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None:
+    import asyncio
+
+    from realtime.engineio.direct import DirectWriter
+
+    broken, fine = uvicorn_like_protocol(), uvicorn_like_protocol()
+
+    def refuse(data: bytes) -> None:
+        raise RuntimeError("transport gone wrong")
+
+    broken.transport.write = refuse
+    DirectWriter(broken).write("lost")
+    DirectWriter(fine).write("kept")
+    await asyncio.sleep(0)
+    assert fine.transport.writes == [ws_frame("kept")]
+    assert "frames failed" in caplog.text
