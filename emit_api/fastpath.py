@@ -80,8 +80,8 @@ class EmitFastPath:
             response = envelope_exception_handler(exc, {"view": view})
             status, answer = response.status_code, response.data
         await self._answer(send, status, self.renderer.render(answer))
-        metrics.child(metrics.API_REQUESTS, route, str(status)).inc()
-        metrics.child(metrics.API_LATENCY, route).observe(time.perf_counter() - started)
+        metrics.count(metrics.API_REQUESTS, route, str(status))
+        metrics.observe(metrics.API_LATENCY, route, value=time.perf_counter() - started)
 
     async def _answer(self, send: Send, status: int, body: bytes) -> None:
         # X-Frame-Options is read per answer, as XFrameOptionsMiddleware reads it

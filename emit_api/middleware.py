@@ -43,5 +43,5 @@ class RequestMetricsMiddleware:
 def _record(request: HttpRequest, response: HttpResponse, started: float) -> None:
     match = getattr(request, "resolver_match", None)
     route = match.route if match is not None else "unmatched"
-    metrics.child(metrics.API_REQUESTS, route, str(response.status_code)).inc()
-    metrics.child(metrics.API_LATENCY, route).observe(time.perf_counter() - started)
+    metrics.count(metrics.API_REQUESTS, route, str(response.status_code))
+    metrics.observe(metrics.API_LATENCY, route, value=time.perf_counter() - started)

@@ -51,7 +51,7 @@ def _checked_frames(event: str, args: tuple[Any, ...], namespace: str) -> list[s
     """The frames of an event to emit (counted in the metrics); a reserved name raises."""
     if event in RESERVED_EVENTS:
         raise ValueError(f"{event!r} is a reserved Socket.IO event name")
-    metrics.child(metrics.EVENTS_OUT, namespace, event).inc()
+    metrics.count(metrics.EVENTS_OUT, namespace, event)
     return _event_frames(namespace, event, args)
 
 
@@ -228,9 +228,9 @@ def _emit_all_here(hub: Hub, batch: list[Emitted], *, remote: bool) -> dict[str,
         except Exception:
             logger.exception("emit failed")
     for (namespace, event), count in sent.items():
-        metrics.child(metrics.EVENTS_OUT, namespace, event).inc(count)
+        metrics.count(metrics.EVENTS_OUT, namespace, event, n=count)
     for namespace, count in delivered.items():
-        metrics.child(metrics.DELIVERIES, namespace).inc(count)
+        metrics.count(metrics.DELIVERIES, namespace, n=count)
     return others
 
 

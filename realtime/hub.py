@@ -330,7 +330,7 @@ class Hub:
         for socket in targets:
             socket.deliver(frames)
         if targets:
-            metrics.child(metrics.DELIVERIES, namespace).inc(len(targets))
+            metrics.count(metrics.DELIVERIES, namespace, n=len(targets))
         return len(targets)
 
     def sio_broadcast(self, message: dict[str, Any]) -> None:

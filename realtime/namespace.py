@@ -180,7 +180,7 @@ class NamespaceConsumer:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved Socket.IO event name")
         frames = frames_for(Packet(PacketType.EVENT, self.namespace, [event, *args]))
-        metrics.child(metrics.EVENTS_OUT, self.namespace, event).inc()
+        metrics.count(metrics.EVENTS_OUT, self.namespace, event)
         if to is None:
             self.deliver(frames)
             return
@@ -311,7 +311,7 @@ class NamespaceConsumer:
         its ack has nowhere to go."""
         method = self.handlers.get(handler_name(event))
         handled = method[3:] if method else "unhandled"
-        metrics.child(metrics.EVENTS_IN, self.namespace, handled).inc()
+        metrics.count(metrics.EVENTS_IN, self.namespace, handled)
         try:
             if method is None:
                 result = await self.on_event(event, *args)

@@ -9,7 +9,8 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -131,7 +132,16 @@ async def test_metrics_families_and_labels(four_workers: ServeGroup, node: NodeC
     assert await node.next_event("m", "ping") == [{}]
     await post_ok(f"{four_workers.url}/emit/{offline}/missed", {"title": "t"})  # a push
 
-    samples = four_workers.metrics()
+    route = "emit/<str:user_id>/<str:event>"
+    # the events' and emits' counts reach /metrics within a second (realtime.metrics.count)
+    samples = await metrics_once(
+        four_workers,
+        lambda samples: (
+            metric(samples, "emit_api_requests_total", route=route, status="200") >= 2
+            and metric(samples, "socketio_events_in_total", event="register_device") >= 1
+            and metric(samples, "socketio_events_out_total", namespace=SHARED, event="ping") >= 1
+        ),
+    )
     assert metric(samples, "socketio_sockets", namespace=SHARED) >= 1
     assert {"namespace": SHARED} in label_sets(samples, "socketio_connects_total")
     assert {"namespace": SHARED, "reason": "client namespace disconnect"} in label_sets(
@@ -140,13 +150,22 @@ async def test_metrics_families_and_labels(four_workers: ServeGroup, node: NodeC
     assert metric(samples, "socketio_events_in_total", namespace=SHARED, event="join") >= 1
     assert metric(samples, "socketio_events_in_total", event="register_device") >= 1
     assert metric(samples, "socketio_events_out_total", namespace=SHARED, event="ping") >= 1
-    route = "emit/<str:user_id>/<str:event>"
     assert metric(samples, "emit_api_requests_total", route=route, status="200") >= 2
     assert metric(samples, "emit_api_request_seconds_count", route=route) >= 2
     assert {"route": route, "le": "+Inf"} in label_sets(samples, "emit_api_request_seconds_bucket")
     assert metric(samples, "engineio_sessions") >= 1
     assert {"kind": "websocket"} in label_sets(samples, "engineio_forwarded_total")
     await wait_for_push(four_workers)
+
+
+async def metrics_once(group: ServeGroup, ready: Callable[[Any], bool]) -> Any:
+    """The workers' samples once `ready` holds of them (at most 5 s)."""
+    for _ in range(100):
+        samples = group.metrics()
+        if ready(samples):
+            return samples
+        await asyncio.sleep(0.05)
+    raise AssertionError("the metrics never got there")
 
 
 async def no_live_socket(group: ServeGroup, uid: str) -> None:
