@@ -125,14 +125,15 @@ class Turn:
 
     def add(self, writer: DirectWriter) -> None:
         """`writer` corks its first frame since its last flush."""
+        now = perf_counter()
         if not self.writers:
-            self.since = perf_counter()
-            if not self.scheduled:
-                self.scheduled = True
-                asyncio.get_running_loop().call_soon(self.end)
-        elif perf_counter() - self.since > self.BUDGET_S:
+            self.since = now
+        elif now - self.since > self.BUDGET_S:
             self.flush()
-            self.since = perf_counter()
+            self.since = now
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.end)
         self.writers.append(writer)
 
     def flush(self) -> None:
