@@ -65,7 +65,7 @@ def uvicorn_config(fd: int, tls: tuple[str, str] | None = None, app: Any = APPLI
         fd=fd,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws="realtime.wsprotocol:WebSocketProtocol",  # websockets-sansio, handshake from httptools
         ws_max_size=int(realtime_settings.MAX_PAYLOAD) + WS_MAX_SIZE_MARGIN,
         ws_ping_interval=None,
         ws_ping_timeout=None,

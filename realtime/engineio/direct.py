@@ -85,7 +85,8 @@ class DirectWriter:
         about twenty objects per connection that the garbage collector would scan again and
         again as a connect storm's heap grows."""
         protocol = self.protocol
-        if protocol.handshake_complete:
+        if protocol.handshake_complete and hasattr(protocol, "request"):
+            # (realtime.wsprotocol makes neither)
             if protocol.request is not None:  # websockets' parser holds it too, for good
                 protocol.request.headers.clear()
             protocol.request = protocol.response = None
@@ -175,8 +176,8 @@ def framed(frame: Frame) -> bytes:
 def direct_writer_of(send: Any) -> DirectWriter | None:
     """A DirectWriter for uvicorn's ASGI `send`, or None for anything else."""
     protocol = getattr(send, "__self__", None)
-    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
-        return None
+    if not any(cls.__name__ == "WebSocketsSansIOProtocol" for cls in type(protocol).__mro__):
+        return None  # (realtime.wsprotocol subclasses it)
     needed = ("close_sent", "disconnected", "writable", "conn", "transport", "handshake_complete")
     if not all(hasattr(protocol, name) for name in needed):
         return None  # another uvicorn than the one this was written for: ASGI only
