@@ -64,7 +64,7 @@ def uvicorn_config(fd: int, tls: tuple[str, str] | None = None, app: Any = APPLI
         app,
         fd=fd,
         loop="uvloop",
-        http="httptools",
+        http="realtime.httpprotocol:HttpProtocol",  # httptools, head and body in one write
         ws="realtime.wsprotocol:WebSocketProtocol",  # websockets-sansio, handshake from httptools
         ws_max_size=int(realtime_settings.MAX_PAYLOAD) + WS_MAX_SIZE_MARGIN,
         ws_ping_interval=None,

@@ -17,7 +17,7 @@ import logging
 import struct
 import weakref
 from time import perf_counter
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.protocol import State
 
@@ -103,6 +103,12 @@ class DirectWriter:
         protocol.transport.write(data)
 
 
+class Flushable(Protocol):
+    """What a Turn flushes: a DirectWriter, or realtime.httpprotocol's held response head."""
+
+    def flush(self) -> None: ...
+
+
 class Turn:
     """The writers with corked frames in one event loop, flushed together at the end of its turn.
 
@@ -120,11 +126,11 @@ class Turn:
     BUDGET_S = 0.001
 
     def __init__(self) -> None:  # no reference to the loop: it is the key of `_turns`
-        self.writers: list[DirectWriter] = []
+        self.writers: list[Flushable] = []
         self.since = 0.0  # when the first of `writers` corked
         self.scheduled = False
 
-    def add(self, writer: DirectWriter) -> None:
+    def add(self, writer: Flushable) -> None:
         """`writer` corks its first frame since its last flush."""
         now = perf_counter()
         if not self.writers:

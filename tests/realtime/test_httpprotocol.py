@@ -1,0 +1,113 @@
+"""realtime.httpprotocol: a response's head and body in one write, on a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+
+from realtime import asgiservers
+from realtime.httpprotocol import HeadHeldTransport, HttpProtocol
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_the_first_write_goes_out_with_the_second() -> None:
+    recorded = RecordingTransport()
+    transport = HeadHeldTransport(recorded)  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert recorded.writes == []
+    transport.write(b"body")
+    transport.write(b"more")
+    assert recorded.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
+    await asyncio.sleep(0)  # the turn's end: nothing left to write
+    assert recorded.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody", b"more"]
+
+
+async def test_a_lone_first_write_goes_out_at_the_end_of_the_turn() -> None:
+    recorded = RecordingTransport()
+    transport = HeadHeldTransport(recorded)  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert recorded.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    transport.write(b"later")
+    assert recorded.writes[-1] == b"later"
+
+
+async def test_closing_writes_what_waits_first() -> None:
+    recorded = RecordingTransport()
+    transport = HeadHeldTransport(recorded)  # type: ignore[arg-type]
+    transport.write(b"head")
+    transport.close()
+    assert (recorded.writes, recorded.closed) == ([b"head"], True)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[int]:
+    listening = socket.create_server(("127.0.0.1", 0))
+    config = asgiservers.uvicorn_config(listening.fileno(), app=app)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        assert config.http_protocol_class is HttpProtocol
+        yield listening.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        listening.close()
+
+
+async def test_answers_arrive_whole_on_one_keep_alive_connection() -> None:
+    """Each cycle writes through a HeadHeldTransport; a streamed answer's head does not wait
+    for a slow chunk."""
+    held: list[bool] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        held.append(isinstance(send.__self__.transport, HeadHeldTransport))
+        body = (await receive())["body"]
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await asyncio.sleep(0.5)  # the head must not wait for this
+            await send({"type": "http.response.body", "body": b"late"})
+            return
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async with serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for body in (b"one", b"second"):
+            writer.write(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert await asyncio.wait_for(reader.readexactly(len(body)), 5) == body
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.4)
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert await asyncio.wait_for(reader.read(65536), 5) == b"4\r\nlate\r\n0\r\n\r\n"
+        writer.close()
+    assert held == [True, True, True]
