@@ -75,11 +75,13 @@ class EmitFastPath:
         if payload is _UNPARSED:  # Django answers (413, 400...) from the same bytes
             return await self.app(scope, _replay(body, more, receive), send)
         try:
-            status, answer = 200, success({"delivered": await view.emit(target, payload)})
+            delivered = await view.emit(target, payload)
         except Exception as exc:  # what the view would answer (the handler logs the unexpected)
             response = envelope_exception_handler(exc, {"view": view})
-            status, answer = response.status_code, response.data
-        await self._answer(send, status, self.renderer.render(answer))
+            status, body = response.status_code, self.renderer.render(response.data)
+        else:  # ints and fixed words: orjson writes the bytes DRF's JSONRenderer would
+            status, body = 200, orjson.dumps(success({"delivered": int(delivered)}))
+        await self._answer(send, status, body)
         metrics.count(metrics.API_REQUESTS, route, str(status))
         metrics.observe(metrics.API_LATENCY, route, value=time.perf_counter() - started)
 
