@@ -12,7 +12,9 @@ options below hold whatever uvicorn's defaults become:
   heartbeat and the session its bounded queue; socket.io does not compress by default either;
 - a WebSocket message limit just above MAX_PAYLOAD, so the adapter answers an oversized
   message itself (close 1009 from uvicorn only past that);
-- no access log (the REST API counts requests in /metrics), no lifespan (the app needs none).
+- no access log (the REST API counts requests in /metrics), no lifespan (the app needs none);
+- uvicorn's own protocols, subclassed: the WebSocket handshake from httptools' parse
+  (realtime.wsprotocol), a response's head and body in one write (realtime.httpprotocol).
 """
 
 from __future__ import annotations
