@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
-
-from realtime import asgiservers
 from realtime.httpprotocol import HeadHeldTransport, HttpProtocol
+from tests.support import inprocess_uvicorn
 
 
 class RecordingTransport:
@@ -62,19 +59,9 @@ async def test_closing_writes_what_waits_first() -> None:
 
 @contextlib.asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[int]:
-    listening = socket.create_server(("127.0.0.1", 0))
-    config = asgiservers.uvicorn_config(listening.fileno(), app=app)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+    async with inprocess_uvicorn.serving(app) as (port, config):
         assert config.http_protocol_class is HttpProtocol
-        yield listening.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        listening.close()
+        yield port
 
 
 async def test_answers_arrive_whole_on_one_keep_alive_connection() -> None:

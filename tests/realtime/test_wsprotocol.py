@@ -12,17 +12,15 @@ import base64
 import contextlib
 import hashlib
 import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.frames import Frame, Opcode
 
-from realtime import asgiservers
 from realtime.wsprotocol import MAX_EARLY_BYTES, WebSocketProtocol
+from tests.support import inprocess_uvicorn
 
 App = Callable[[dict, Any, Any], Awaitable[None]]
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -31,22 +29,10 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 @contextlib.asynccontextmanager
 async def serving(app: App, ws: Any = None) -> AsyncIterator[int]:
     """uvicorn on a free port, as `serve` configures it (its WebSocket protocol: `ws`)."""
-    listening = socket.create_server(("127.0.0.1", 0))
-    config = asgiservers.uvicorn_config(listening.fileno(), app=app)
-    if ws is not None:
-        config.ws = ws
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+    async with inprocess_uvicorn.serving(app, ws=ws) as (port, config):
         if ws is None:
             assert config.ws_protocol_class is WebSocketProtocol
-        yield listening.getsockname()[1]
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        listening.close()
+        yield port
 
 
 def upgrade_request(
