@@ -177,12 +177,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             )
         if self.transport.is_closing():
             return
+        answer = self._switching_protocols(message)  # raises on a bad header: uvicorn's 500
         self.handshake_complete = True
         # from here on, frames only: a protocol that starts open (the ServerProtocol is unused)
         self.conn = Protocol(  # type: ignore[assignment]
             Side.SERVER, state=State.OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
         )
-        self.transport.write(self._switching_protocols(message))
+        self.transport.write(answer)
         self.start_keepalive()
         early, self._early = self._early, b""
         if early:
@@ -195,10 +196,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept_key(self._key).encode("ascii") + b"\r\n"
         ]
-        for name, value in (*self.default_headers, *message.get("headers", ())):
-            lines.append(bytes(name) + b": " + bytes(value) + b"\r\n")
         subprotocol = message.get("subprotocol")
-        if subprotocol:
-            lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("latin-1") + b"\r\n")
+        extra = [(b"Sec-WebSocket-Protocol", subprotocol.encode("latin-1"))] if subprotocol else []
+        for name, value in (*self.default_headers, *message.get("headers", ()), *extra):
+            name, value = bytes(name), bytes(value)
+            if not name or any(c in name + value for c in b"\r\n\0") or b":" in name:
+                raise RuntimeError("Invalid HTTP header in websocket.accept.")  # as uvicorn's HTTP
+            lines.append(name + b": " + value + b"\r\n")
         lines.append(b"\r\n")
         return b"".join(lines)

@@ -148,6 +148,20 @@ async def test_the_accepted_subprotocol_and_headers_go_in_the_answer() -> None:
 
 
 @pytest.mark.parametrize(
+    "header", [(b"x-bad", b"a\r\nInjected: 1"), (b"x:bad", b"1"), (b"", b"1"), (b"x-nul", b"\0")]
+)
+async def test_a_bad_header_in_the_accept_is_a_500_not_sent(header: tuple[bytes, bytes]) -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept", "headers": [header]})
+
+    async with serving(app) as port:
+        head, _ = await exchange(port, upgrade_request())
+    assert status_of(head) == 500
+    assert b"Injected" not in head
+
+
+@pytest.mark.parametrize(
     ("fields", "method", "status", "header"),
     [
         ({"Sec_WebSocket_Key": ""}, "GET", 400, None),
