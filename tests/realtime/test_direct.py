@@ -47,13 +47,11 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
     the direct writes need: else every frame would silently take the slower ASGI path. The
     handshake's request and response are dropped at the accept, and the connection goes on."""
     import asyncio
-    import socket
 
-    import uvicorn
     import websockets
 
-    from realtime import asgiservers
     from realtime.engineio.websocket import WebSocketChannel
+    from tests.support import inprocess_uvicorn
 
     written: list[bool] = []
     released: list[tuple[Any, Any]] = []
@@ -75,24 +73,14 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
         heard.append(await receive())  # the client's frame after all that
         await receive()  # websocket.disconnect
 
-    listening = socket.create_server(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    config = asgiservers.uvicorn_config(listening.fileno(), app=app)
-    config.lifespan = "off"
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
-        while not server.started:
+    async with (
+        inprocess_uvicorn.serving(app) as (port, _config),
+        websockets.connect(f"ws://127.0.0.1:{port}/") as client,
+    ):
+        received = [await asyncio.wait_for(client.recv(), 5) for _ in range(3)]
+        await client.send("after")
+        while not heard:
             await asyncio.sleep(0.01)
-        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
-            received = [await asyncio.wait_for(client.recv(), 5) for _ in range(3)]
-            await client.send("after")
-            while not heard:
-                await asyncio.sleep(0.01)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
-        listening.close()
     assert written == [True, True, True]
     assert received == ["direct", "through ASGI", b"\x01binary"]
     assert released == [(None, None)]  # the handshake's request and response: dropped
