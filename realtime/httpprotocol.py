@@ -19,7 +19,8 @@ from .engineio.direct import turn_of
 
 
 class HeadHeldTransport:
-    """The transport of one request-response cycle: its first write waits for the second."""
+    """The transport of one request-response cycle: its first write waits for the second.
+    (uvicorn's cycle calls `write`, `close` and `is_closing`, nothing else.)"""
 
     __slots__ = ("held", "passing", "transport")
 
@@ -51,9 +52,6 @@ class HeadHeldTransport:
 
     def is_closing(self) -> bool:
         return self.transport.is_closing()
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return self.transport.get_extra_info(name, default)
 
 
 class HttpProtocol(HttpToolsProtocol):
