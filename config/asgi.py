@@ -16,5 +16,7 @@ from realtime.asgi import build_application  # noqa: E402  (needs Django set up 
 
 django_asgi_app = ASGIHandler()
 # /static/ (the admin's and the API docs' assets) from the apps, with or without DEBUG
-# REST emits that will succeed are answered in front of Django (emit_api.fastpath)
-application = build_application(EmitFastPath(ASGIStaticFilesHandler(django_asgi_app)))
+# REST emits that will succeed are answered in front of Django (emit_api.fastpath), and by the
+# uvicorn workers' HTTP protocol without the ASGI cycle (realtime.directhttp)
+emit_fast_path = EmitFastPath(ASGIStaticFilesHandler(django_asgi_app))
+application = build_application(emit_fast_path, direct_routes=[emit_fast_path])

@@ -11,7 +11,9 @@ with the same status, headers and body. Anything else (another method or route, 
 invalid name, a body it cannot parse, a `format` or an `Accept` it does not know, HTTPS
 redirects or HSTS configured...) goes to Django with the body replayed, so every error answer
 still comes from the views.
-tests/emit_api/test_fastpath.py holds the two paths to the same answers.
+On uvicorn workers it is a direct route as well (realtime.directhttp): the same checks and
+answers, without the ASGI cycle around them.
+tests/emit_api/test_fastpath.py holds the paths to the same answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -32,6 +34,7 @@ from rest_framework.renderers import JSONRenderer
 
 from realtime import metrics
 from realtime.conf import realtime_settings
+from realtime.directhttp import DirectAnswer
 from realtime.envelope import success
 
 from .exceptions import envelope_exception_handler
@@ -49,7 +52,8 @@ ACCEPTED = {"*/*", "application/*", "application/json"}  # what DRF's JSONRender
 
 
 class EmitFastPath:
-    """ASGI middleware in front of Django (see the module docstring)."""
+    """ASGI middleware in front of Django (see the module docstring), and the same as a direct
+    route of the uvicorn workers (realtime.directhttp)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -60,51 +64,72 @@ class EmitFastPath:
         self.https_rules = bool(settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        emit = scope["type"] == "http" and scope["method"] == "POST"
-        emit = emit and scope["path"].startswith("/emit/") and not self.https_rules
-        request = _checked_request(scope) if emit else None
-        if request is None:
+        ticket = self.take(scope)
+        if ticket is None:
             return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        route, view, target, length = request
-        read = await _read_body(receive, length)
+        read = await _read_body(receive, ticket.length)
         if read is None:  # the client left: nobody to answer
             return None
         body, more = read
-        payload = _payload(body) if not more else _UNPARSED
-        if payload is _UNPARSED:  # Django answers (413, 400...) from the same bytes
+        answer = None if more else await self.answer(ticket, body)
+        if answer is None:  # Django answers (413, 400...) from the same bytes
             return await self.app(scope, _replay(body, more, receive), send)
+        status, headers, body = answer
+        headers = (*headers, (b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def take(self, scope: Scope) -> Ticket | None:
+        """The emit's ticket when Django would accept the request up to its body."""
+        emit = scope["type"] == "http" and scope["method"] == "POST"
+        emit = emit and scope["path"].startswith("/emit/") and not self.https_rules
+        return _checked_request(scope) if emit else None
+
+    async def answer(self, ticket: Ticket, body: bytes) -> DirectAnswer | None:
+        """The emit's answer, or None where Django answers (a body it would parse differently)."""
+        payload = _payload(body)
+        if payload is _UNPARSED:
+            return None
+        view = ticket.view
         try:
-            delivered = await view.emit(target, payload)
+            delivered = await view.emit(ticket.target, payload)
         except Exception as exc:  # what the view would answer (the handler logs the unexpected)
             response = envelope_exception_handler(exc, {"view": view})
             status, body = response.status_code, self.renderer.render(response.data)
         else:  # ints and fixed words: orjson writes the bytes DRF's JSONRenderer would
             status, body = 200, orjson.dumps(success({"delivered": int(delivered)}))
-        await self._answer(send, status, body)
-        metrics.count(metrics.API_REQUESTS, route, str(status))
-        metrics.observe(metrics.API_LATENCY, route, value=time.perf_counter() - started)
+        metrics.count(metrics.API_REQUESTS, ticket.route, str(status))
+        metrics.observe(
+            metrics.API_LATENCY, ticket.route, value=time.perf_counter() - ticket.started
+        )
+        return DirectAnswer(status, self._headers(), body)
 
-    async def _answer(self, send: Send, status: int, body: bytes) -> None:
+    def _headers(self) -> tuple[tuple[bytes, bytes], ...]:
         # X-Frame-Options is read per answer, as XFrameOptionsMiddleware reads it
         frame_options = getattr(settings, "X_FRAME_OPTIONS", "DENY").upper().encode()
-        headers = [
+        return (
             (b"content-type", b"application/json"),
             (b"allow", b"POST, OPTIONS"),
             (b"x-frame-options", frame_options),
             *self.security_headers,
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        )
+
+
+class Ticket(NamedTuple):
+    """An emit Django would accept up to its body."""
+
+    route: str
+    view: type[BaseEmitView]
+    target: EmitTarget
+    length: int  # the body's declared length
+    started: float  # perf_counter() when its head was read
 
 
 _UNPARSED = object()
 
 
-def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], EmitTarget, int] | None:
-    """(route, view, its valid input, body length) of an emit Django would accept up to its
-    body; None for anything else."""
+def _checked_request(scope: Scope) -> Ticket | None:
+    """The ticket of an emit Django would accept up to its body; None for anything else."""
     if scope.get("root_path"):
         return None
     headers = _headers(scope)
@@ -126,7 +151,7 @@ def _checked_request(scope: Scope) -> tuple[str, type[BaseEmitView], EmitTarget,
     if target is None:
         return None
     route, view, valid = target
-    return route, view, valid, length
+    return Ticket(route, view, valid, length, time.perf_counter())
 
 
 Target = tuple[str, type[BaseEmitView], EmitTarget]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils.module_loading import import_string
 
 from . import shutdown
 from .conf import realtime_settings
+from .directhttp import DirectAnswer, DirectRoute
 from .engineio import forwarding
 from .engineio.polling import handle_polling
 from .engineio.server import EngineServer, HandlerFactory
 from .engineio.session import Session
 from .engineio.websocket import handle_websocket
 from .hub import get_hub
-from .proxy import ProxyHeadersMiddleware
+from .proxy import ProxyHeadersMiddleware, forwarded_client
 from .routing import NamespaceRouter
 from .socketio.connection import SocketIOConnection
 
@@ -54,12 +56,17 @@ class MountRouter:
                 return server
         return None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def prepare(self) -> None:
+        """What serving any request needs: the hub on this loop, the layer up (or given up
+        on), the shutdown handler installed."""
         hub = get_hub()
         hub.bind_loop()
         if not hub.link.is_ready:  # once: other processes may be told our sessions' ids
             await hub.link.ready(LAYER_READY_TIMEOUT_S)
         shutdown.install()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.prepare()
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             raise ValueError(f"no application for ASGI scope type {kind!r}")
@@ -75,12 +82,40 @@ class MountRouter:
             await send({"type": "websocket.close", "code": 1008})
 
 
-def build_application(django_app: ASGIApp) -> ASGIApp:
-    """The project's ASGI application: the mounts of `REALTIME["MOUNTS"]`, then Django."""
+class Application(ProxyHeadersMiddleware):
+    """The project's ASGI application: the client address as a trusted proxy gives it, then
+    the MountRouter. It also offers its direct routes (realtime.directhttp) to the uvicorn
+    workers' HTTP protocol, with what the application would have done first."""
+
+    def __init__(self, router: MountRouter, direct_routes: Sequence[DirectRoute] = ()) -> None:
+        super().__init__(router)
+        self.router = router
+        self.direct_routes = tuple(direct_routes)
+
+    def direct(self, scope: dict[str, Any]) -> tuple[DirectRoute, object] | None:
+        """(route, ticket) of the direct route that answers this HTTP request, if any."""
+        if not self.direct_routes or self.router.server_for(scope["path"]) is not None:
+            return None
+        scope = forwarded_client(scope, tuple(realtime_settings.TRUSTED_PROXIES))
+        for route in self.direct_routes:
+            ticket = route.take(scope)
+            if ticket is not None:
+                return route, ticket
+        return None
+
+    async def answer_direct(
+        self, route: DirectRoute, ticket: object, body: bytes
+    ) -> DirectAnswer | None:
+        await self.router.prepare()
+        return await route.answer(ticket, body)
+
+
+def build_application(django_app: ASGIApp, direct_routes: Sequence[DirectRoute] = ()) -> ASGIApp:
+    """The project's ASGI application: the mounts of `REALTIME["MOUNTS"]`, then Django;
+    `direct_routes` may answer HTTP requests outside the mounts without the ASGI cycle."""
     mounts = {
         path: engine_server_for(import_string(target), path)
         for path, target in realtime_settings.MOUNTS.items()
     }
     forwarding.install()
-    # the client address every layer below sees
-    return ProxyHeadersMiddleware(MountRouter(mounts, django_app))
+    return Application(MountRouter(mounts, django_app), direct_routes)
