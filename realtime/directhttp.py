@@ -33,7 +33,9 @@ class DirectAnswer(NamedTuple):
 class DirectRoute(Protocol):
     def take(self, scope: Scope) -> object | None:
         """A ticket when this route answers the request `scope` describes (the scope as the
-        application would see it, client behind a trusted proxy included); None otherwise."""
+        application would see it, client behind a trusted proxy included); None otherwise.
+        The protocol reads a taken request's whole body into memory: take only a request
+        whose Content-Length is declared and bounded."""
 
     async def answer(self, ticket: Any, body: bytes) -> DirectAnswer | None:
         """The answer to the request `ticket` was given for, with its whole body; None to

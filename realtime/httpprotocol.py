@@ -139,6 +139,10 @@ class HttpProtocol(HttpToolsProtocol):
 async def _whole_body(cycle: RequestResponseCycle) -> bytes | None:
     """The request's body (a direct route takes only what declares a bounded length); None
     when the client disconnected."""
+    if not cycle.more_body and not cycle.waiting_for_100_continue and not cycle.disconnected:
+        body = bytes(cycle.body)  # it came with the head (the usual case): nothing to wait for
+        cycle.body.clear()
+        return body
     chunks = []
     while True:
         message = await cycle.receive()  # answers `Expect: 100-continue`, resumes reading
