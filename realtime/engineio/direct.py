@@ -150,7 +150,7 @@ class Turn:
             try:
                 writer.flush()
             except Exception:  # one broken connection must not cost the others their frames
-                logger.exception("writing a WebSocket connection's frames failed")
+                logger.exception("writing what a connection held for the end of the turn failed")
 
     def end(self) -> None:
         self.scheduled = False

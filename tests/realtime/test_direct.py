@@ -192,4 +192,4 @@ async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None
     DirectWriter(fine).write("kept")
     await asyncio.sleep(0)
     assert fine.transport.writes == [ws_frame("kept")]
-    assert "frames failed" in caplog.text
+    assert "held for the end of the turn failed" in caplog.text
