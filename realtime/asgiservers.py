@@ -14,7 +14,8 @@ options below hold whatever uvicorn's defaults become:
   message itself (close 1009 from uvicorn only past that);
 - no access log (the REST API counts requests in /metrics), no lifespan (the app needs none);
 - uvicorn's own protocols, subclassed: the WebSocket handshake from httptools' parse
-  (realtime.wsprotocol), a response's head and body in one write (realtime.httpprotocol).
+  (realtime.wsprotocol), a response's head and body in one write and the application's direct
+  routes answered without the ASGI cycle (realtime.httpprotocol, realtime.directhttp).
 """
 
 from __future__ import annotations
