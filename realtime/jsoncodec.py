@@ -1,17 +1,52 @@
 """Compact JSON as Socket.IO peers write it (no spaces), through orjson with a stdlib fallback."""
 
 import json
+import math
 from typing import Any
 
 import orjson
 
+# how deep JSON from a client or a caller may nest: orjson parses 1024 levels, Python's own
+# parser recurses until its recursion limit, and code that walks the data (encoding an emit,
+# rebuilding binary, a serializer) recurses as well
+MAX_DEPTH = 100
+
 
 def dumps(value: Any) -> str:
-    """Serialise to compact JSON text; integers beyond 64 bits fall back to the stdlib."""
+    """Serialise to compact JSON text; what orjson refuses (integers beyond 64 bits, keys that
+    are not strings, lone surrogates) falls back to the stdlib."""
     text = dumps_plain(value)
     if text is None:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _stdlib_dumps(value)
     return text
+
+
+def _stdlib_dumps(value: Any) -> str:
+    """The stdlib's JSON, written as orjson and JavaScript's JSON.stringify write what it
+    would refuse or pass on: a float that is not finite as null, a lone surrogate (from
+    Python's JSON parser: a REST caller's body) escaped, so the text is valid UTF-8."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # inf or nan (a REST body's 1e999), where orjson writes null
+        value = _finite(value)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)  # all non-ASCII escaped
+    return text
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every float that is not finite replaced by None (JSON nests at most
+    MAX_DEPTH deep where it comes from outside, so the recursion stays shallow)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def dumps_plain(value: Any) -> str | None:
@@ -29,3 +64,23 @@ def loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValueError(str(exc)) from None
+
+
+def nests_deeper(
+    data: Any, limit: int = MAX_DEPTH, text: str | bytes | None = None, start: int = 0
+) -> bool:
+    """Whether parsed JSON `data` nests more than `limit` lists and objects deep, without
+    recursing. Given the `text` it was parsed from (from `start` on), only walked when that
+    holds more than `limit` brackets at all, so an ordinary payload costs two counts."""
+    if isinstance(text, str) and text.count("[", start) + text.count("{", start) <= limit:
+        return False
+    if isinstance(text, bytes) and text.count(b"[", start) + text.count(b"{", start) <= limit:
+        return False
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, list | dict) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
+    return False

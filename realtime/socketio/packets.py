@@ -12,15 +12,12 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from ..jsoncodec import dumps, dumps_plain, loads
+from ..jsoncodec import MAX_DEPTH, dumps, dumps_plain, loads, nests_deeper
 
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 MAX_ACK_ID = 2**53 - 1  # what a JavaScript peer can count to
-# how deep a packet's JSON may nest; orjson parses 1024 levels, more than Python code that
-# walks the data (encoding an echo, rebuilding binary, a serializer) can recurse into
-MAX_DEPTH = 100
 
 
 class PacketType(IntEnum):
@@ -161,7 +158,7 @@ def decode(text: str, *, max_attachments: int = 64) -> Packet:
             data = loads(text[pos:])
         except ValueError:
             raise SocketIOParseError("payload is not JSON") from None
-        if _nests_deeper(text, pos, data, MAX_DEPTH):
+        if nests_deeper(data, MAX_DEPTH, text, pos):
             raise SocketIOParseError("payload nested too deeply")
     _check_payload(kind, data, ack_id)
     return Packet(kind, namespace, data, ack_id, attachments)
@@ -187,21 +184,6 @@ def _check_payload(kind: PacketType, data: Any, ack_id: int | None) -> None:
         valid = isinstance(data, list) and ack_id is not None
     if not valid:
         raise SocketIOParseError(f"invalid payload for {kind.name}")
-
-
-def _nests_deeper(text: str, start: int, data: Any, limit: int) -> bool:
-    """Whether `data` nests more than `limit` lists and objects deep. Only walked when the
-    text holds more than `limit` brackets at all, so an ordinary packet costs two counts."""
-    if text.count("[", start) + text.count("{", start) <= limit:
-        return False
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend((child, depth + 1) for child in children if isinstance(child, list | dict))
-    return False
 
 
 def _bounded_int(digits: str, limit: int, what: str) -> int:
