@@ -1,5 +1,6 @@
-"""BaseInternalView: the internal access policy, JSON bodies bounded by SOCKETIO_MAX_PAYLOAD;
-AsyncInternalView: the same for views whose handlers are coroutines (no thread hop)."""
+"""BaseInternalView: the internal access policy, JSON bodies bounded by SOCKETIO_MAX_PAYLOAD
+and by nesting depth; AsyncInternalView: the same for views whose handlers are coroutines
+(no thread hop)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,39 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import SimpleTemplateResponse
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from realtime.conf import realtime_settings
 from realtime.envelope import PayloadTooLarge, ValidationFailed
+from realtime.jsoncodec import MAX_DEPTH, nests_deeper
 
 from .permissions import InternalAccess
+
+TOO_DEEP = f"JSON parse error - nested more than {MAX_DEPTH} levels deep"
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing JSON nested deeper than a Socket.IO packet may be
+    (realtime.jsoncodec.MAX_DEPTH): a 400, where Python's parser would raise RecursionError
+    (a 500) past ~1,000 levels and an emit's encoding past a few hundred."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(TOO_DEEP) from None
+        if nests_deeper(data, MAX_DEPTH):
+            raise ParseError(TOO_DEEP)
+        return data
 
 
 class BaseInternalView(APIView):
     authentication_classes: list = []
     permission_classes = [InternalAccess]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     input_serializer_class: Any = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ tests/emit_api/test_fastpath.py holds the paths to the same answers.
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -36,6 +37,7 @@ from realtime import metrics
 from realtime.conf import realtime_settings
 from realtime.directhttp import DirectAnswer
 from realtime.envelope import success
+from realtime.jsoncodec import MAX_DEPTH, nests_deeper
 
 from .exceptions import envelope_exception_handler
 from .permissions import access_refusal
@@ -274,15 +276,24 @@ async def _read_body(receive: Receive, length: int) -> tuple[bytes, bool] | None
             return b"".join(chunks), True
 
 
+# orjson reads an integer beyond 64 bits as a float; Python's json keeps it exact
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def _payload(body: bytes) -> Any:
     """The emit's payload as the view reads it (`{}` for an empty body); _UNPARSED where
-    orjson refuses what Python's json might accept (Django then decides)."""
+    orjson refuses what Python's json might accept, where it would read a number otherwise
+    (19 digits or more: in a string too, which is rare), or for JSON nested too deep (Django
+    then decides)."""
     if not body.strip():
         return {}
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return _UNPARSED
+    if _LONG_DIGITS.search(body) or nests_deeper(payload, MAX_DEPTH, body):
+        return _UNPARSED
+    return payload
 
 
 def _replay(body: bytes, more: bool, receive: Receive) -> Receive:

@@ -18,7 +18,9 @@ import httpx
 import pytest
 from drf_spectacular.validation import validate_schema
 
+from emit_api.base import TOO_DEEP
 from realtime.emit import COUNT_TIMEOUT_S
+from realtime.jsoncodec import MAX_DEPTH
 from tests.support.servers import RedisServer, ServerProcess
 from tests.support.shared import (
     LIVE,
@@ -164,6 +166,9 @@ BODIES = {
     "null": b"null",
     "bool": b"true",
     "utf8": '{"text": "h\u00e9llo \u2603 \U0001f600"}'.encode(),
+    # what orjson refuses goes through Python's parser and the stdlib's encoder
+    "lone-surrogate": b'{"text": "\\ud800", "other": "\\u00e9"}',
+    "big-int": b"[123456789012345678901234567890, -1]",
 }
 
 
@@ -207,6 +212,32 @@ async def test_a_body_that_is_not_json(server: ServerProcess) -> None:
         response = await rest(server, "POST", "/emit/u-x/data", content=body, headers=JSON)
         body_errors = failure(response, 400, "VALIDATION_ERROR")["errors"]
         assert list(body_errors) == ["body"], body_errors
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+async def test_json_nested_deeper_than_a_packet_may_be_is_refused(server: ServerProcess) -> None:
+    """Up to MAX_DEPTH levels the payload is delivered; deeper is a 400, where Python's own
+    parser (past ~1,000 levels) and the emit's encoding (past a few hundred) would fail."""
+    uid = new_uid()
+    tab = await open_tab(server, uid)
+    try:
+        deepest = nested(MAX_DEPTH)
+        response = await rest(server, "POST", f"/emit/{uid}/deep", content=deepest, headers=JSON)
+        assert response.json() == delivered(1)
+        assert json.dumps((await tab.next(SHARED, "deep"))[0]).count("[") == MAX_DEPTH
+        for depth in (MAX_DEPTH + 1, 500, 1_000, 300_000):
+            for path in (f"/emit/{uid}/deep", "/lead-finder/job-1/scraper_progress"):
+                content = nested(depth) if "emit" in path else b'{"a":' + nested(depth) + b"}"
+                response = await rest(server, "POST", path, content=content, headers=JSON)
+                body = failure(response, 400, "VALIDATION_ERROR")
+                assert body["errors"] == {"body": [TOO_DEEP]}, (path, depth)
+        assert tab.received(SHARED, "deep") == []
+        assert (await rest(server, "GET", "/status")).status_code == 200
+    finally:
+        await tab.close()
 
 
 async def test_a_body_over_the_payload_limit(server: ServerProcess) -> None:

@@ -20,6 +20,7 @@ from emit_api import fastpath
 from emit_api.fastpath import EmitFastPath
 from realtime import tasks
 from realtime.conf import realtime_settings
+from realtime.jsoncodec import MAX_DEPTH
 from tests.support.asgi_http import LOOPBACK, http_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,6 +85,7 @@ SUCCEEDING = [
     ("/emit/account/a1/hello", {"body": b'{"x": "\\u00e9"}'}),
     ("/emit/room/lobby/hello", {"body": b"{}", "headers": [*JSON, (b"accept", b"*/*")]}),
     ("/emit/u1/hello\n", {"body": b"{}"}),  # the event's blanks trimmed, as DRF trims them
+    ("/emit/u1/hello", {"body": b"[" * MAX_DEPTH + b"]" * MAX_DEPTH}),  # as deep as allowed
 ]
 
 DECLINED = [  # errors, or answers the fast path leaves to Django (the second and later ones)
@@ -108,6 +110,9 @@ DECLINED = [  # errors, or answers the fast path leaves to Django (the second an
     ("/emit/u1/hello", {"body": b"{}", "headers": [*JSON, (b"host", b"evil.example")]}),
     ("/emit/u1/hello/", {"body": b"{}"}),
     ("/emit/" + "u" * 201 + "/hello", {"body": b"{}"}),
+    ("/emit/u1/hello", {"body": b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)}),  # too deep
+    ("/emit/u1/hello", {"body": b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"}),  # past orjson's
+    ("/emit/u1/hello", {"body": b"[18446744073709551616]"}),  # orjson: a float, Python: an int
 ]
 
 

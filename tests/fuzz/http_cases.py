@@ -10,6 +10,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from realtime.jsoncodec import MAX_DEPTH
+
 from .wire import (
     BAD_HANDSHAKE_METHOD,
     BAD_REQUEST,
@@ -263,6 +265,44 @@ async def preflight(target: Target, rng: random.Random, http: httpx.AsyncClient)
     return IGNORED
 
 
+def hostile_json(rng: random.Random, max_payload: int) -> bytes:
+    """A body a REST caller might send by mistake or malice: nested past any limit, not quite
+    JSON, numbers no float holds, strings that are no UTF-8, or too big."""
+    depth = rng.choice([MAX_DEPTH, MAX_DEPTH + 1, 300, 1_100, 50_000])
+    opener, closer = rng.choice([(b"[", b"]"), (b'{"k":', b"}")])
+    return rng.choice(
+        [
+            opener * depth + b"0" + closer * depth,
+            (opener * depth + b"0" + closer * depth)[: rng.randint(1, 2 * depth)],
+            rng.randbytes(rng.randint(1, 3000)),
+            b"1e999",
+            b'{"n": 123456789012345678901234567890, "m": -1e-999}',
+            b'{"a": 1, "a": [NaN]}',
+            b'"\\ud800" ',
+            b'{"\\udc00": "\\u0000", "big": [1e999, 123456789012345678901234567890]}',
+            b"\xef\xbb\xbf{}",
+            b"[" + b"1," * (max_payload // 2 - 1) + b"1]",
+            b'{"_placeholder": true, "num": 0}',
+        ]
+    )
+
+
+async def hostile_emit(target: Target, rng: random.Random, http: httpx.AsyncClient) -> str:
+    """A REST emit with a hostile body: answered 200 or 4xx in the API's envelope, never a
+    5xx (with the test namespaces' settings, where the emit API may be absent, a 404)."""
+    body = hostile_json(rng, target.max_payload)
+    headers = {"Content-Type": rng.choice(["application/json", "text/plain"])}
+    url = f"{target.url}/emit/fuzz-user/fuzz_event?namespace={rng.choice(['shared', 'x'])}"
+    response = await http.post(url, content=body, headers=headers)
+    if response.status_code >= 500:
+        raise Unclean(f"hostile emit answered {response.status_code} {response.text[:200]!r}")
+    if response.status_code >= 400:
+        if response.headers.get("content-type", "") != "application/json":
+            raise Unclean(f"hostile emit's {response.status_code} is no JSON envelope")
+        return HTTP_ERROR
+    return IGNORED
+
+
 HTTP_CASES = {
     "http-bad-query": (bad_query, 4),
     "http-bad-method": (bad_method, 1),
@@ -275,4 +315,5 @@ HTTP_CASES = {
     "http-big-headers": (big_headers, 1),
     "http-raw-bytes": (raw_bytes, 1),
     "http-preflight": (preflight, 1),
+    "http-hostile-emit": (hostile_emit, 2),
 }
