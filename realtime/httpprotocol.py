@@ -11,6 +11,11 @@ next write, which takes it along, or for the end of the loop turn (realtime.engi
 It also answers the application's direct routes (realtime.directhttp, the REST emits) without
 the ASGI cycle: the whole body read, the route's answer written in one go, its headers checked
 as uvicorn checks them, once for each distinct set.
+
+And a keep-alive connection keeps one timer: uvicorn arms one after every answer and cancels
+it when the next request arrives, 1.7 µs a request on uvloop (~4 % of a REST emit's CPU).
+Here an answer notes when the connection went idle and a request that it is busy; the timer,
+when it fires, closes a connection idle for the whole timeout, or waits for the rest of it.
 """
 
 from __future__ import annotations
@@ -85,6 +90,51 @@ class HttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.direct_for = getattr(self.app, "direct", None)  # realtime.asgi.Application's
+        self.idle_since: float | None = None  # loop time of the last answer, while idle
+
+    # ----- keep-alive: one timer per connection (see the module docstring) -------------
+
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn calls this when data arrives (and before arming): busy, timer kept."""
+        self.idle_since = None
+
+    def on_response_complete(self) -> None:
+        if self.pipeline or self.transport.is_closing():
+            return super().on_response_complete()  # the next request starts; nothing is armed
+        self.server_state.total_requests += 1
+        self.flow.resume_reading()
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self._arm_keep_alive(self.timeout_keep_alive)
+
+    def _arm_keep_alive(self, delay: float) -> None:
+        self.timeout_keep_alive_task = self.loop.call_later(delay, self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.idle_since is None:
+            return  # busy: its answer arms the timer again
+        remaining = self.idle_since + self.timeout_keep_alive - self.loop.time()
+        if remaining > 0:
+            self._arm_keep_alive(remaining)
+        else:
+            self.timeout_keep_alive_handler()  # uvicorn's: closes the connection
+
+    def _cancel_keep_alive(self) -> None:
+        self.idle_since = None
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel_keep_alive()  # the transport becomes the WebSocket's
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._cancel_keep_alive()
+
+    # ----- request-response cycles ---------------------------------------------------
 
     def on_headers_complete(self) -> None:
         previous = self.cycle

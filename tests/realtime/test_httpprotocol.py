@@ -112,3 +112,74 @@ async def test_answers_arrive_whole_on_one_keep_alive_connection() -> None:
         assert await asyncio.wait_for(reader.read(65536), 5) == b"4\r\nlate\r\n0\r\n\r\n"
         writer.close()
     assert held == [True, True, True]
+
+
+async def answering(scope: dict, receive: Any, send: Any) -> None:
+    """200 to any HTTP request; a WebSocket is accepted and then read until it closes."""
+    if scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        return
+    await receive()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def ask(reader: asyncio.StreamReader, writer: Any) -> None:
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert await asyncio.wait_for(reader.readexactly(2), 5) == b"ok"
+
+
+async def closed_after(reader: asyncio.StreamReader, since: float) -> float:
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    return asyncio.get_running_loop().time() - since
+
+
+KEEP_ALIVE_S = 0.3
+
+
+async def test_an_idle_keep_alive_connection_closes_after_the_timeout() -> None:
+    async with inprocess_uvicorn.serving(answering) as (port, config):
+        config.timeout_keep_alive = KEEP_ALIVE_S
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await ask(reader, writer)
+        idle = await closed_after(reader, asyncio.get_running_loop().time())
+        writer.close()
+    assert KEEP_ALIVE_S - 0.05 < idle < KEEP_ALIVE_S + 0.5
+
+
+async def test_a_busy_connection_stays_open_and_closes_a_timeout_after_its_last_answer() -> None:
+    async with inprocess_uvicorn.serving(answering) as (port, config):
+        config.timeout_keep_alive = KEEP_ALIVE_S
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(8):  # 1.2 s: four timeouts, each answer less than one apart
+            await ask(reader, writer)
+            await asyncio.sleep(KEEP_ALIVE_S / 2)
+        await ask(reader, writer)
+        idle = await closed_after(reader, asyncio.get_running_loop().time())
+        writer.close()
+    assert KEEP_ALIVE_S - 0.05 < idle < KEEP_ALIVE_S + 0.5
+
+
+async def test_a_connection_upgraded_after_answers_is_not_closed_by_their_timeout() -> None:
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    async with inprocess_uvicorn.serving(answering) as (port, config):
+        config.timeout_keep_alive = KEEP_ALIVE_S
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await ask(reader, writer)
+        writer.write(upgrade)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        with contextlib.suppress(TimeoutError):
+            assert await asyncio.wait_for(reader.read(1), 3 * KEEP_ALIVE_S) != b""  # no close
+        assert not reader.at_eof()
+        writer.close()
