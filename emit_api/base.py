@@ -4,6 +4,7 @@ and by nesting depth; AsyncInternalView: the same for views whose handlers are c
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from adrf.views import APIView as AsyncAPIView
@@ -32,11 +33,12 @@ class BoundedJSONParser(JSONParser):
     (a 500) past ~1,000 levels and an emit's encoding past a few hundred."""
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        raw = stream.read()  # (json.load reads it whole too) kept for nests_deeper's count
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             raise ParseError(TOO_DEEP) from None
-        if nests_deeper(data, MAX_DEPTH):
+        if nests_deeper(data, MAX_DEPTH, raw):  # walked only past MAX_DEPTH brackets
             raise ParseError(TOO_DEEP)
         return data
 
