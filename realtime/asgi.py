@@ -16,7 +16,7 @@ from .engineio.server import EngineServer, HandlerFactory
 from .engineio.session import Session
 from .engineio.websocket import handle_websocket
 from .hub import get_hub
-from .proxy import ProxyHeadersMiddleware, forwarded_client
+from .proxy import ProxyHeadersMiddleware
 from .routing import NamespaceRouter
 from .socketio.connection import SocketIOConnection
 
@@ -96,7 +96,7 @@ class Application(ProxyHeadersMiddleware):
         """(route, ticket) of the direct route that answers this HTTP request, if any."""
         if not self.direct_routes or self.router.server_for(scope["path"]) is not None:
             return None
-        scope = forwarded_client(scope, tuple(realtime_settings.TRUSTED_PROXIES))
+        scope = self.forwarded(scope)
         for route in self.direct_routes:
             ticket = route.take(scope)
             if ticket is not None:

@@ -79,5 +79,9 @@ class ProxyHeadersMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
-            scope = forwarded_client(scope, tuple(realtime_settings.TRUSTED_PROXIES))
+            scope = self.forwarded(scope)
         await self.app(scope, receive, send)
+
+    def forwarded(self, scope: dict[str, Any]) -> dict[str, Any]:
+        """The HTTP or WebSocket `scope` as the application below sees it."""
+        return forwarded_client(scope, tuple(realtime_settings.TRUSTED_PROXIES))
