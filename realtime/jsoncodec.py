@@ -51,7 +51,8 @@ def _finite(value: Any) -> Any:
 
 def dumps_plain(value: Any) -> str | None:
     """`dumps` of a value orjson takes as it is, else None: it refuses `bytes` (Socket.IO's
-    binary attachments), integers beyond 64 bits and keys that are not strings."""
+    binary attachments), integers beyond 64 bits, keys that are not strings and lone
+    surrogates."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
 
-from config.asgi import django_asgi_app
+from config.asgi import application, django_asgi_app, emit_fast_path
 from emit_api.fastpath import EmitFastPath
 from realtime import tasks
 from realtime.asgi import Application, MountRouter
@@ -105,11 +104,8 @@ async def test_everything_else_reaches_django_and_is_answered_as_it_answers() ->
             assert (behind.calls, django.calls) == (n, n), (path, request_)
 
 
-async def test_a_serving_worker_takes_emits_through_its_direct_route(
-    settings: Any,
-) -> None:
+async def test_a_serving_worker_takes_emits_through_its_direct_route() -> None:
     """config.asgi's application offers the fast path to the workers' protocol."""
-    from config.asgi import application, emit_fast_path
 
     scope = {
         "type": "http", "method": "POST", "path": "/emit/u1/hello", "query_string": b"",
