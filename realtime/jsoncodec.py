@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -60,11 +61,67 @@ def dumps_plain(value: Any) -> str | None:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON; raises ValueError on anything that is not JSON."""
+    """Parse JSON; raises ValueError on anything that is not JSON. A lone surrogate escape
+    (`"\\ud83d"`) is read as U+FFFD (see `_loads_lone_surrogates`)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(str(exc)) from None
+        error = str(exc)
+    if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("latin-1")):
+        return _loads_lone_surrogates(text, error)
+    raise ValueError(error)
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads_lone_surrogates(text: str | bytes, error: str) -> Any:
+    """JSON that orjson refuses for a lone surrogate escape, read by Python's parser with each
+    lone surrogate replaced by U+FFFD.
+
+    JSON's grammar allows such an escape, and JavaScript's JSON.stringify writes one for a
+    string cut between the two halves of a character (`"👍".slice(0, 1)`): socket.io reads
+    the packet, and Node's UTF-8 encoders (a socket, a database driver) write U+FFFD for the
+    half. A Python string holding one could be neither stored nor written as UTF-8, so every
+    handler would have to check for it; replaced here, none has to."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # not JSON after all (or too deep to read)
+        raise ValueError(error) from None
+    stack: list[Any] = []
+    data = _replaced_or_queued(data, stack)
+    while stack:  # iterative: the caller checks the depth only after this returns
+        value = stack.pop()
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                value[index] = _replaced_or_queued(item, stack)
+        else:
+            items = list(value.items())
+            value.clear()  # refilled in order, the keys replaced too
+            for key, item in items:
+                value[_replaced(key)] = _replaced_or_queued(item, stack)
+    return data
+
+
+def _replaced_or_queued(value: Any, stack: list[Any]) -> Any:
+    """A string replaced, a list or object queued on `stack` to be walked, anything else."""
+    if isinstance(value, str):
+        return _replaced(value)
+    if isinstance(value, list | dict):
+        stack.append(value)
+    return value
+
+
+def _replaced(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it."""
+    if _LONE_SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def nests_deeper(

@@ -155,6 +155,22 @@ async def test_three_users_end_to_end(chat, team: Team) -> None:
     assert around["messages"][0] == message
 
 
+async def test_a_message_cut_inside_an_emoji_is_stored_with_a_replacement(chat, team: Team) -> None:
+    """A client that cuts text between an emoji's two UTF-16 halves (`"👍".slice(0, 1)` in a
+    browser) sends a lone surrogate, which JSON.stringify writes as an escape: the message is
+    stored and delivered with U+FFFD in its place, and the socket stays connected."""
+    alice, bob = await team.connect(chat.url, "alice"), await team.connect(chat.url, "bob")
+    cid = (await alice.ok("add_conversation", {"users": [bob.uid]}))["conversation"]["_id"]
+    cut = "thumbs \ud83d"  # the first half of U+1F44D; the client's json.dumps escapes it
+    sent = (await alice.ok("message", {"cid": cid, "content": cut}))["message"]
+    assert sent["content"] == "thumbs \ufffd"
+    assert (await bob.next("new_message"))["message"] == sent
+    again = await alice.ok("message", {"cid": cid, "content": "still here \U0001f44d"})
+    assert again["message"]["content"] == "still here \U0001f44d"
+    pages = await bob.ok("list_message", {"cid": cid})
+    assert [m["content"] for m in pages["messages"]] == ["thumbs \ufffd", "still here \U0001f44d"]
+
+
 async def test_typing_stops_when_the_typist_disconnects(chat, team: Team) -> None:
     alice, bob = await team.connect(chat.url, "alice"), await team.connect(chat.url, "bob")
     cid = (await alice.ok("add_conversation", {"users": [bob.uid]}))["conversation"]["_id"]

@@ -56,3 +56,39 @@ def test_wide_data_is_walked_without_recursion() -> None:
 def test_what_orjson_refuses_is_written_as_javascript_writes_it(value: object, text: str) -> None:
     assert dumps(value) == text
     text.encode()  # valid UTF-8, as a WebSocket text frame must be
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('"\\ud83d"', "\ufffd"),  # the first half of U+1F44D, as JSON.stringify writes it
+        ('["cut \\ud83d", "\\udc4d end"]', ["cut \ufffd", "\ufffd end"]),
+        ('{"k\\udfff": {"n": ["\\ud800\\ud83d\\udc4d"]}}', {"k\ufffd": {"n": ["\ufffd👍"]}}),
+        ('{"a": 1, "b\\ud800": 2, "c": 3}', {"a": 1, "b\ufffd": 2, "c": 3}),
+        (b'["\\uD83D", 1.5, null]', ["\ufffd", 1.5, None]),
+        ('["\\\\ud800"]', ["\\ud800"]),  # an escaped backslash, not an escape: orjson's
+        ('"\\ud83d\\udc4d"', "👍"),  # a pair: orjson's
+    ],
+)
+def test_a_lone_surrogate_escape_is_read_as_the_replacement_character(
+    text: str | bytes, value: object
+) -> None:
+    parsed = loads(text)
+    assert parsed == value
+    assert list(parsed) == list(value) if isinstance(value, dict) else True  # order kept
+    dumps(parsed).encode()  # storable and writable as UTF-8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["\\ud800", NaN]',
+        '["\\ud800", Infinity]',
+        '["\\ud800",]',
+        '"\\ud800',
+        "[" * 5000 + '"\\ud800"' + "]" * 5000,
+    ],
+)
+def test_what_is_not_json_with_a_lone_surrogate_is_still_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        loads(text)

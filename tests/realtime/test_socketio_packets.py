@@ -309,6 +309,16 @@ def test_payloads_up_to_max_depth_and_wide_ones_decode() -> None:
     assert len(decode("2" + wide).data[1]) == 500
 
 
+def test_a_lone_surrogate_in_a_payload_is_read_as_the_replacement_character() -> None:
+    """socket.io-client sends `"👍".slice(0, 1)` as `"\\ud83d"`: the packet is read, not a
+    protocol violation, and its text is valid Unicode to store and send on."""
+    packet = decode('2/v1,4["message",{"text":"cut \\ud83d"}]')
+    assert packet.namespace == "/v1" and packet.id == 4
+    assert packet.data == ["message", {"text": "cut \ufffd"}]
+    with pytest.raises(SocketIOParseError):
+        decode('2["e",' + "[" * 900 + '"\\ud800"' + "]" * 900 + "]")
+
+
 def test_rebuilding_binary_never_blows_the_stack() -> None:
     deep: Any = placeholder(0)
     for _ in range(2000):
