@@ -113,6 +113,16 @@ def uvicorn_like_protocol() -> Any:
     )
 
 
+def busy_turn() -> None:
+    """This loop's Turn as under load: it wrote a moment ago (no quiet spell before)."""
+    import asyncio
+    from time import perf_counter
+
+    from realtime.engineio.direct import turn_of
+
+    turn_of(asyncio.get_running_loop()).flushed = perf_counter()
+
+
 async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
     import asyncio
 
@@ -121,6 +131,7 @@ async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
     protocol = uvicorn_like_protocol()
     writer = DirectWriter(protocol)
     shared = '42["news",1]'
+    busy_turn()
     assert all([writer.write(shared), writer.write("3"), writer.write(shared)])
     assert protocol.transport.writes == []  # not yet: at the end of the turn
     await asyncio.sleep(0)
@@ -143,6 +154,7 @@ async def test_the_writers_of_a_turn_are_flushed_together_at_its_end() -> None:
 
     first, second = uvicorn_like_protocol(), uvicorn_like_protocol()
     a, b = DirectWriter(first), DirectWriter(second)
+    busy_turn()
     a.write("1")
     b.write("2")
     a.write("3")
@@ -162,6 +174,7 @@ async def test_a_turn_that_outlasts_the_budget_writes_what_waited_before_corking
 
     first, second, third = (uvicorn_like_protocol() for _ in range(3))
     a, b, c = DirectWriter(first), DirectWriter(second), DirectWriter(third)
+    busy_turn()
     a.write("early")
     time.sleep(Turn.BUDGET_S * 2)  # the rest of a long turn
     a.write("later, same socket")  # no new writer: nothing is flushed yet
@@ -175,6 +188,38 @@ async def test_a_turn_that_outlasts_the_budget_writes_what_waited_before_corking
     assert second.transport.writes == [ws_frame("after the budget")]
     assert third.transport.writes == [ws_frame("within it")]
     assert first.transport.writes == [ws_frame("early") + ws_frame("later, same socket")]
+
+
+async def test_after_a_quiet_spell_the_first_frame_goes_out_when_the_next_writer_corks() -> None:
+    """A broadcast on a quiet server: its first peer is woken while the others' frames are
+    corked; the others go out together at the end of the turn, as under load."""
+    import asyncio
+    import time
+
+    from realtime.engineio.direct import DirectWriter, Turn
+
+    await asyncio.sleep(0)  # what earlier tests corked is written
+    time.sleep(Turn.QUIET_S * 2)
+    protocols = [uvicorn_like_protocol() for _ in range(4)]
+    writers = [DirectWriter(protocol) for protocol in protocols]
+    writers[0].write("first")
+    writers[0].write("first, again")
+    assert protocols[0].transport.writes == []  # nobody else corked yet
+    writers[1].write("second")
+    assert protocols[0].transport.writes == [ws_frame("first") + ws_frame("first, again")]
+    writers[2].write("third")
+    writers[3].write("fourth")
+    assert [p.transport.writes for p in protocols[1:]] == [[], [], []]  # no longer quiet
+    await asyncio.sleep(0)
+    assert [p.transport.writes for p in protocols[1:]] == [
+        [ws_frame(text)] for text in ("second", "third", "fourth")
+    ]
+    busy = [uvicorn_like_protocol() for _ in range(2)]  # the next turn: not quiet
+    for protocol, text in zip(busy, ("a", "b"), strict=True):
+        DirectWriter(protocol).write(text)
+    assert [p.transport.writes for p in busy] == [[], []]
+    await asyncio.sleep(0)
+    assert [p.transport.writes for p in busy] == [[ws_frame("a")], [ws_frame("b")]]
 
 
 async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None:
