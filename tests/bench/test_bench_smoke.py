@@ -10,6 +10,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +141,24 @@ def test_scenario_5_stores_what_every_member_sends_and_everyone_hears_it(
         ).fetchone()
     assert stored == sum(run["acks"] for run in result["runs"])  # no run's id was a retry
     assert senders == conversations * members  # the saturation run: every member sent
+
+
+def test_bench_paced_alternates_the_servers_and_sums_up() -> None:
+    """`bench/paced`, as short as it goes: one round on our server alone is two starts."""
+    root = Path(__file__).resolve().parents[2]
+    command = ["bench/paced.py", "--servers", "ours", "--rounds", "1", "--runs", "1"]
+    done = subprocess.run(
+        [sys.executable, *command, "--seconds", "0.5"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    starts = [line.split() for line in lines if line.startswith("ours ") and "mean" not in line]
+    assert [len(start) for start in starts] == [2, 2], done.stdout  # two starts, a run each
+    p50, p99 = (float(ms) for ms in starts[0][1].split("/"))
+    assert 0 < p50 <= p99, done.stdout
+    assert any("p99 mean" in line and "(2 runs)" in line for line in lines), done.stdout
