@@ -56,6 +56,7 @@ async def test_socket_io_client(adapter_server: ServerProcess, mode: str) -> Non
 
     # events and acks both ways
     assert seen["echoAck"] == ["a", 1, {"x": [1, None]}, [True]]
+    assert seen["echoCut"] == ["thumbs \ufffd", {"ok": 1}]  # read as U+FFFD, still connected
     assert seen["echoed"] == ["hi", {"n": 2}]
     assert seen["serverAck"] == [{"answer": [42, "sum"]}]
 

@@ -114,6 +114,8 @@ async function main() {
 
   // events and acks, client to server
   results.echoAck = await ack(ana, "echo", "a", 1, { x: [1, null] }, [true]);
+  // text cut inside an emoji: JSON.stringify writes the lone half as an escape
+  results.echoCut = await ack(ana, "echo", "thumbs " + "\u{1F44D}".slice(0, 1), { ok: 1 });
   ana.emit("echo_event", "hi", { n: 2 });
   results.echoed = await anaEvents.next("echoed");
 
