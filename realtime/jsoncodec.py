@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -39,15 +40,26 @@ def _stdlib_dumps(value: Any) -> str:
 
 
 def _finite(value: Any) -> Any:
-    """`value` with every float that is not finite replaced by None (JSON nests at most
-    MAX_DEPTH deep where it comes from outside, so the recursion stays shallow)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    """`value` with every float that is not finite replaced by None."""
+    return _mapped(value, lambda item: None if _not_finite(item) else item)
+
+
+def _not_finite(item: Any) -> bool:
+    return isinstance(item, float) and not math.isfinite(item)
+
+
+def _mapped(value: Any, scalar: Callable[[Any], Any]) -> Any:
+    """`value` rebuilt with `scalar` applied to every item that is not a list or an object,
+    and to every string key. Recursive: JSON nests at most MAX_DEPTH deep where it comes
+    from outside (`loads` checks it before it walks)."""
     if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
+        return [_mapped(item, scalar) for item in value]
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return value
+        return {
+            scalar(key) if isinstance(key, str) else key: _mapped(item, scalar)
+            for key, item in value.items()
+        }
+    return scalar(value)
 
 
 def dumps_plain(value: Any) -> str | None:
@@ -89,35 +101,16 @@ def _loads_lone_surrogates(text: str | bytes, error: str) -> Any:
         data = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # not JSON after all (or too deep to read)
         raise ValueError(error) from None
-    stack: list[Any] = []
-    data = _replaced_or_queued(data, stack)
-    while stack:  # iterative: the caller checks the depth only after this returns
-        value = stack.pop()
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                value[index] = _replaced_or_queued(item, stack)
-        else:
-            items = list(value.items())
-            value.clear()  # refilled in order, the keys replaced too
-            for key, item in items:
-                value[_replaced(key)] = _replaced_or_queued(item, stack)
-    return data
+    if nests_deeper(data, MAX_DEPTH, text):
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return _mapped(data, _replaced)
 
 
-def _replaced_or_queued(value: Any, stack: list[Any]) -> Any:
-    """A string replaced, a list or object queued on `stack` to be walked, anything else."""
-    if isinstance(value, str):
-        return _replaced(value)
-    if isinstance(value, list | dict):
-        stack.append(value)
-    return value
-
-
-def _replaced(text: str) -> str:
-    """`text` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it."""
-    if _LONE_SURROGATE.search(text) is None:
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+def _replaced(item: Any) -> Any:
+    """A string with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it."""
+    if not isinstance(item, str) or _LONE_SURROGATE.search(item) is None:
+        return item
+    return item.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _refuse_constant(name: str) -> Any:
