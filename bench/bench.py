@@ -302,6 +302,14 @@ class Context:
     log_errors: dict[str, list[str]] = field(default_factory=dict)
 
 
+def new_context(plan: dict[str, Any], loadgen_procs: int, prefix: str) -> Context:
+    """A Context in a fresh work directory, with the bench-mode SQLite database migrated."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    bench_db = str(workdir / "bench.sqlite3")
+    migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": bench_db})
+    return Context(plan, workdir, bench_db, loadgen_procs)
+
+
 def loadgen(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     spec = {"maxS": timeout, **spec}
     try:
@@ -609,10 +617,7 @@ def main() -> int:
             parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
 
     ensure_dependencies()
-    workdir = Path(tempfile.mkdtemp(prefix="gs-bench-"))
-    bench_db = str(workdir / "bench.sqlite3")
-    migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": bench_db})
-    ctx = Context(QUICK if args.quick else FULL, workdir, bench_db, args.loadgen_procs)
+    ctx = new_context(QUICK if args.quick else FULL, args.loadgen_procs, "gs-bench-")
     started = time.monotonic()
     info = machine()
     loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
@@ -640,7 +645,7 @@ def main() -> int:
     if not args.no_write:
         write_results(BENCH / "RESULTS.md", table, info)
         log("bench/RESULTS.md updated")
-    log(f"server logs kept in {workdir}")
+    log(f"server logs kept in {ctx.workdir}")
     return 0
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-from pathlib import Path
 
 from bench import (
     FULL,
@@ -25,7 +23,7 @@ from bench import (
     base_spec,
     ensure_dependencies,
     loadgen,
-    migrate,
+    new_context,
     running,
     timed_runs,
 )
@@ -61,11 +59,8 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
     ensure_dependencies()
-    workdir = Path(tempfile.mkdtemp(prefix="gs-paced-"))
-    database = str(workdir / "bench.sqlite3")
-    migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": database})
     plan = {**FULL, "warmup": 0.5, "duration": args.seconds, "drain": 1.0}
-    ctx = Context(plan, workdir, database, 1)
+    ctx = new_context(plan, 1, "gs-paced-")
     p99s: dict[str, list[float]] = {kind: [] for kind in kinds}
     p50s: dict[str, list[float]] = {kind: [] for kind in kinds}
     for kind in abba(kinds, args.rounds):

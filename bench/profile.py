@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
@@ -23,12 +22,11 @@ from pathlib import Path
 from bench import (
     FULL,
     NS,
-    Context,
     base_spec,
     conversation_server,
     loadgen,
     message_spec,
-    migrate,
+    new_context,
     redis_server,
     running,
 )
@@ -122,11 +120,8 @@ def main() -> int:
     if not Path(py_spy).exists():
         print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
         return 1
-    workdir = Path(tempfile.mkdtemp(prefix="gs-profile-"))
-    bench_db = str(workdir / "bench.sqlite3")
-    migrate({"DJANGO_SETTINGS_MODULE": "config.settings.bench", "SQLITE_PATH": bench_db})
-    ctx = Context(FULL, workdir, bench_db, loadgen_procs=1)
-    raw = Path(args.raw) if args.raw else workdir / "stacks.txt"
+    ctx = new_context(FULL, 1, "gs-profile-")
+    raw = Path(args.raw) if args.raw else ctx.workdir / "stacks.txt"
     run = {"kind": args.kind, "warmupS": 1, "durationS": args.seconds + 2, "drainS": 2}
     run["everyMember"] = args.every_member
     result: dict = {}
@@ -139,7 +134,8 @@ def main() -> int:
             spec = {**base_spec(server, ctx, args.clients), "scenario": "storm", "holdS": 1}
             record_storms(py_spy, server.pids[0], spec, result, args.storms, raw)
     else:
-        redis = redis_server(workdir) if args.workers > 1 else contextlib.nullcontext((None, None))
+        no_redis = contextlib.nullcontext((None, None))
+        redis = redis_server(ctx.workdir) if args.workers > 1 else no_redis
         with redis as (redis_url, _), running("ours", args.workers, redis_url, ctx) as server:
             spec = {**base_spec(server, ctx, args.clients), "scenario": "fanout", "ns": NS}
             spec["runs"] = [run]
