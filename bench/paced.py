@@ -6,6 +6,10 @@ order for `--rounds` rounds (`ours,node`: ours, node, node, ours, ...): the mach
 drifts within minutes, and a pair run in one order favours one side. Prints each start's
 p50/p99 per run, then each server's mean and median over all its runs.
 
+Each start first runs the fan-out at saturation for `--seconds`, not reported, as scenario 2
+does before its paced run: socket.io's paced p99 is ~1 ms lower after it (its JIT warmed;
+3.87 vs 4.95 ms over 18 runs each), ours is not, so runs without it (`--cold`) favour ours.
+
 To compare two builds of ours, run it on each (a `git worktree`), alternating the same way.
 A paced p99 moves by up to ~1.3 ms between runs of one build (bench/RESULTS.md, Noise):
 compare a dozen runs or more a side.
@@ -31,15 +35,20 @@ from bench import (
 CLIENTS = 1000
 
 
-def paced_start(kind: str, ctx: Context, runs: int) -> list[tuple[float, float]]:
-    """(p50, p99) in ms of each paced run on one start of `kind`."""
+def paced_start(
+    kind: str, ctx: Context, runs: int, cold: bool = False
+) -> list[tuple[float, float]]:
+    """(p50, p99) in ms of each paced run on one start of `kind`, after a saturation run
+    unless `cold`."""
+    paced = [{"kind": "fanout", "rate": ctx.plan["paced"]}] * runs
+    first = [] if cold else [{"kind": "fanout", "rate": 0, "window": ctx.plan["window"]}]
     with running(kind, 1, None, ctx) as server:
         spec = {**base_spec(server, ctx, CLIENTS), "scenario": "fanout"}
-        spec["runs"] = timed_runs(ctx, [{"kind": "fanout", "rate": ctx.plan["paced"]}] * runs)
-        result = loadgen(spec, 60 + runs * (ctx.plan["duration"] + 5))
+        spec["runs"] = timed_runs(ctx, first + paced)
+        result = loadgen(spec, 60 + len(spec["runs"]) * (ctx.plan["duration"] + 5))
     if "error" in result:
         raise RuntimeError(f"{kind}: {result['error']}")
-    return [(run["latency"]["p50"], run["latency"]["p99"]) for run in result["runs"]]
+    return [(run["latency"]["p50"], run["latency"]["p99"]) for run in result["runs"][len(first) :]]
 
 
 def abba(kinds: list[str], rounds: int) -> list[str]:
@@ -53,6 +62,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="paced runs per server start")
     parser.add_argument("--seconds", type=float, default=5.0, help="each run's measured time")
+    parser.add_argument(
+        "--cold", action="store_true", help="no saturation run before the paced ones"
+    )
     args = parser.parse_args()
     kinds = [kind for kind in args.servers.split(",") if kind]
     unknown = [kind for kind in kinds if kind not in SERVERS]
@@ -64,7 +76,7 @@ def main() -> int:
     p99s: dict[str, list[float]] = {kind: [] for kind in kinds}
     p50s: dict[str, list[float]] = {kind: [] for kind in kinds}
     for kind in abba(kinds, args.rounds):
-        runs = paced_start(kind, ctx, args.runs)
+        runs = paced_start(kind, ctx, args.runs, args.cold)
         print(f"{kind:8} " + "  ".join(f"{p50:.2f}/{p99:.2f}" for p50, p99 in runs), flush=True)
         p50s[kind] += [p50 for p50, _ in runs]
         p99s[kind] += [p99 for _, p99 in runs]

@@ -144,7 +144,8 @@ def test_scenario_5_stores_what_every_member_sends_and_everyone_hears_it(
 
 
 def test_bench_paced_alternates_the_servers_and_sums_up() -> None:
-    """`bench/paced`, as short as it goes: one round on our server alone is two starts."""
+    """`bench/paced`, as short as it goes: one round on our server alone is two starts, each
+    reporting its paced run and not the saturation run before it."""
     root = Path(__file__).resolve().parents[2]
     command = ["bench/paced.py", "--servers", "ours", "--rounds", "1", "--runs", "1"]
     done = subprocess.run(
