@@ -55,6 +55,9 @@ CALL_TIMEOUT_S = 10.0
 RSS_SLACK_KB = 30_000  # "near its baseline": what a soak may leave in a worker's heap
 TASK_SLACK = 2  # tasks of requests in flight when a worker samples (a /metrics scrape, ...)
 SETTLE_TIMEOUT_S = 60.0
+# a worker's tasks and layer groups are gauges its sampler sets every second
+# (realtime.metrics.SAMPLE_S): a snapshot waits this long after a change to see it
+SAMPLED_GAUGES_S = 1.5
 
 
 @dataclass
@@ -403,6 +406,7 @@ async def run(serve: Serve, redis_client: Any, options: Options, checks: Checks)
     users = make_users("soak", options.clients, options)
     await gather_bounded([user.connect(serve.url) for user in users])
     await open_conversations(users, options)
+    await asyncio.sleep(SAMPLED_GAUGES_S)
     connected = await snapshot(serve, redis_client)
     table.append(f"| {options.clients} connected | {connected.line()} |")
 
