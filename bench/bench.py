@@ -310,6 +310,15 @@ def new_context(plan: dict[str, Any], loadgen_procs: int, prefix: str) -> Contex
     return Context(plan, workdir, bench_db, loadgen_procs)
 
 
+def listed(parser: argparse.ArgumentParser, text: str, known: list[str]) -> list[str]:
+    """The comma-separated names in `text`; one that is not `known` is a usage error."""
+    names = [name for name in text.split(",") if name]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
+    return names
+
+
 def loadgen(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     spec = {"maxS": timeout, **spec}
     try:
@@ -609,12 +618,8 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     servers = args.servers or ",".join(k for k in SERVERS if k != "djangosio" or not args.quick)
-    kinds = [kind for kind in servers.split(",") if kind]
-    scenarios = [name for name in args.scenarios.split(",") if name]
-    for chosen, known in ((kinds, list(SERVERS)), (scenarios, [*SCENARIOS, "message"])):
-        unknown = [item for item in chosen if item not in known]
-        if unknown:
-            parser.error(f"unknown: {', '.join(unknown)} (known: {', '.join(known)})")
+    kinds = listed(parser, servers, list(SERVERS))
+    scenarios = listed(parser, args.scenarios, [*SCENARIOS, "message"])
 
     ensure_dependencies()
     ctx = new_context(QUICK if args.quick else FULL, args.loadgen_procs, "gs-bench-")

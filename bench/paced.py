@@ -26,6 +26,7 @@ from bench import (
     Context,
     base_spec,
     ensure_dependencies,
+    listed,
     loadgen,
     new_context,
     running,
@@ -66,10 +67,7 @@ def main() -> int:
         "--cold", action="store_true", help="no saturation run before the paced ones"
     )
     args = parser.parse_args()
-    kinds = [kind for kind in args.servers.split(",") if kind]
-    unknown = [kind for kind in kinds if kind not in SERVERS]
-    if unknown:
-        parser.error(f"unknown: {', '.join(unknown)}")
+    kinds = listed(parser, args.servers, list(SERVERS))
     ensure_dependencies()
     plan = {**FULL, "warmup": 0.5, "duration": args.seconds, "drain": 1.0}
     ctx = new_context(plan, 1, "gs-paced-")
