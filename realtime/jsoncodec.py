@@ -41,11 +41,11 @@ def _stdlib_dumps(value: Any) -> str:
 
 def _finite(value: Any) -> Any:
     """`value` with every float that is not finite replaced by None."""
-    return _mapped(value, lambda item: None if _not_finite(item) else item)
+    return _mapped(value, _none_if_not_finite)
 
 
-def _not_finite(item: Any) -> bool:
-    return isinstance(item, float) and not math.isfinite(item)
+def _none_if_not_finite(item: Any) -> Any:
+    return None if isinstance(item, float) and not math.isfinite(item) else item
 
 
 def _mapped(value: Any, scalar: Callable[[Any], Any]) -> Any:
