@@ -118,6 +118,7 @@ class NamespaceConsumer:
         self, connection: SocketIOConnection, namespace: str, namespace_kwargs: dict[str, Any]
     ) -> None:
         self.connection = connection
+        self.session = connection.session  # the Engine.IO session, for the hot `deliver`
         self.namespace = namespace
         self.namespace_kwargs = namespace_kwargs
         self.sid = new_sid()
@@ -229,7 +230,7 @@ class NamespaceConsumer:
     def deliver(self, frames: list[str | bytes]) -> None:
         """Write ready frames to the client (held back until the CONNECT ack is out)."""
         if self.state is SocketState.CONNECTED:
-            send = self.connection.session.send
+            send = self.session.send
             for frame in frames:
                 send(frame)
         elif self.state is SocketState.CONNECTING:

@@ -29,6 +29,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import Protocol, Side, State
 from websockets.utils import accept_key
 
+from .engineio.direct import DirectWriter
+
 MAX_EARLY_BYTES = 64 * 1024  # what a client may send before the handshake's answer
 
 
@@ -79,12 +81,50 @@ def upgrade_request_of(transport: Any) -> tuple[dict[str, Any], bytes] | None:
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's `websockets-sansio` protocol, its opening handshake done from uvicorn's parse."""
+    """uvicorn's `websockets-sansio` protocol, its opening handshake done from uvicorn's parse.
+
+    It also tells its direct writer (realtime.engineio.direct) when it may no longer take
+    frames without a check: when writing pauses, and when it closes or is closing.
+    """
 
     _key: str | None = None  # set while this protocol answers the handshake itself
     _early = b""  # frames a client sent before the handshake's answer
+    direct_writer: DirectWriter | None = None  # set by realtime.engineio.direct
+
+    # ----- the direct writer ---------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.direct_writer is not None:
+            self.direct_writer.hold()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.direct_writer is not None:
+            self.direct_writer.hold()
+
+    def _hold_if_closing(self) -> None:
+        """After anything that may start the close (a close frame either way, a failure)."""
+        if self.direct_writer is not None and (
+            self.close_sent or self.conn.state is not State.OPEN
+        ):
+            self.direct_writer.hold()
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()
+        self._hold_if_closing()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self._hold_if_closing()
+
+    # ----- the opening handshake -----------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self._received(data)
+        self._hold_if_closing()
+
+    def _received(self, data: bytes) -> None:
         if self._key is not None and not self.handshake_complete:
             self._hold_early(data)
             return
@@ -157,6 +197,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
 
     async def send(self, message: Any) -> None:
+        try:
+            await self._send_message(message)
+        finally:
+            self._hold_if_closing()
+
+    async def _send_message(self, message: Any) -> None:
         if (
             self._key is None
             or self.handshake_complete

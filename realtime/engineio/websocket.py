@@ -31,34 +31,39 @@ class WebSocketChannel:
         self._protocol = protocol_of(send)
         self._transport = transport_of(send)
         self._max_backlog = max_backlog
-        self._direct = direct_writer_of(send)
+        self.direct_writer = direct_writer_of(send)
         self.closed = False
+
+    def _close(self) -> None:
+        self.closed = True
+        if self.direct_writer is not None:
+            self.direct_writer.close()
 
     async def accept(self) -> None:
         """Accept the WebSocket (the handshake's answer)."""
         await self._send({"type": "websocket.accept"})
-        if self._direct is not None:
-            self._direct.release_handshake()
+        if self.direct_writer is not None:
+            self.direct_writer.release_handshake()
 
     def write_now(self, frame: Frame) -> bool:
         """Write `frame` at the end of this loop turn where the server allows it
         (realtime.engineio.direct); False: nothing was written, send it through `__call__`."""
-        if self.closed or self._direct is None or not frame:
+        if self.closed or self.direct_writer is None or not frame:
             return False
-        return self._direct.write(frame)
+        return self.direct_writer.write(frame)
 
     async def __call__(self, frame: Frame | None, code: int = 1000) -> None:
         if self.closed:
             return
-        if self._direct is not None:
-            self._direct.flush()  # frames written directly go first
+        if self.direct_writer is not None:
+            self.direct_writer.flush()  # frames written directly go first
         if frame is None:
-            self.closed = True
+            self._close()
             with contextlib.suppress(OSError):  # gone already (uvicorn's ClientDisconnected)
                 await self._send({"type": "websocket.close", "code": code})
             return
         if self._transport is not None and pending_bytes(self._transport) > self._max_backlog:
-            self.closed = True
+            self._close()
             await self._send({"type": "websocket.close", "code": SLOW_CLIENT_CLOSE_CODE})
             raise SlowClient()
         if isinstance(frame, str):

@@ -238,3 +238,38 @@ async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None
     await asyncio.sleep(0)
     assert fine.transport.writes == [ws_frame("kept")]
     assert "held for the end of the turn failed" in caplog.text
+
+
+async def test_a_watched_writer_asks_the_protocol_again_only_after_a_hold() -> None:
+    """While `ready`, a frame is corked with no look at the protocol; the protocol's `hold()`
+    (writing paused, closing) makes the next frame check it again."""
+    import asyncio
+
+    from realtime.engineio.direct import DirectWriter
+
+    protocol = uvicorn_like_protocol()
+    writer = DirectWriter(protocol, watched=True)
+    assert writer.ready is False  # nothing checked yet
+    assert writer.write("1") is True and writer.ready is True
+    protocol.writable.clear()
+    writer.hold()  # as realtime.wsprotocol's pause_writing does
+    assert writer.write("2") is False and writer.ready is False
+    protocol.writable.set()
+    assert writer.write("3") is True and writer.ready is True
+    await asyncio.sleep(0)
+    assert protocol.transport.writes == [ws_frame("1"), ws_frame("3")]
+    writer.write("4")
+    protocol.close_sent = True  # seen at the flush at the latest: nothing after a close frame
+    await asyncio.sleep(0)
+    assert protocol.transport.writes == [ws_frame("1"), ws_frame("3")]
+
+
+async def test_an_unwatched_writer_is_never_ready_and_a_closed_one_never_writes() -> None:
+    from realtime.engineio.direct import DirectWriter
+
+    unwatched = DirectWriter(uvicorn_like_protocol())
+    assert unwatched.write("1") is True and unwatched.ready is False  # checks every frame
+    closed = DirectWriter(uvicorn_like_protocol(), watched=True)
+    assert closed.write("1") is True
+    closed.close()  # its channel closed
+    assert closed.write("2") is False and closed.check() is False

@@ -69,3 +69,58 @@ async def test_once_refused_later_frames_wait_behind_the_queued_ones() -> None:
     assert ws.wire == ["4a", "4b", "4c"]
     session.send("4d")  # nothing queued or in flight again: straight out
     assert ws.direct == ["4a", "4d"] and ws.wire == ["4a", "4b", "4c", "4d"]
+
+
+class DirectWebSocket(FakeWebSocket):
+    """A WebSocket whose direct writes go through a watched DirectWriter, as on `serve`'s
+    uvicorn: the session takes its `direct_writer` as its lane."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from realtime.engineio.direct import DirectWriter
+        from tests.realtime.test_direct import uvicorn_like_protocol
+
+        self.protocol = uvicorn_like_protocol()
+        self.direct_writer = DirectWriter(self.protocol, watched=True)
+
+    def write_now(self, frame: Any) -> bool:
+        return self.direct_writer.write(frame)
+
+
+@pytest.mark.asyncio
+async def test_the_lane_is_taken_only_while_nothing_is_queued_and_the_session_is_open() -> None:
+    from realtime.engineio.direct import ws_frame
+
+    ws = DirectWebSocket()
+    session = session_on(ws)
+    assert session.lane is None  # nothing proved yet
+    session.send("4a")
+    assert session.lane is ws.direct_writer  # written directly: the next frame takes the lane
+    ws.direct_writer.hold()  # the protocol paused writing
+    ws.protocol.writable.clear()
+    session.send("4b")  # refused by the writer: through ASGI, and the lane is left
+    assert session.lane is None and not session._ws_writer.done()
+    ws.protocol.writable.set()
+    session.send("4c")  # behind "4b", not around it
+    assert session.lane is None
+    await session._ws_writer
+    assert ws.wire == ["4b", "4c"]  # through ASGI, in order
+    session.send("4d")  # nothing queued again: direct, and the lane is back
+    assert session.lane is ws.direct_writer
+    session.close("server disconnect", notify_client=False)
+    assert session.lane is None
+    session.send("4e")  # a closed session sends nothing
+    await asyncio.sleep(0)
+    assert ws.protocol.transport.writes == [ws_frame("4a"), ws_frame("4d")]
+
+
+@pytest.mark.asyncio
+async def test_a_new_websocket_is_not_taken_as_a_lane_before_it_is_written() -> None:
+    first, second = DirectWebSocket(), DirectWebSocket()
+    session = session_on(first)
+    session.send("4a")
+    assert session.lane is first.direct_writer
+    session.attach_websocket(second)
+    assert session.lane is None
+    session.send("4b")
+    assert session.lane is second.direct_writer

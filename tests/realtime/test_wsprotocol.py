@@ -266,3 +266,38 @@ async def test_a_stock_client_talks_both_ways_and_closes_cleanly() -> None:
             await client.send(b"\x01\x02")
             assert await asyncio.wait_for(client.recv(), 5) == b"\x02\x01"
         assert client.close_code == 1000
+
+
+async def test_the_direct_writer_is_held_when_writing_pauses_and_when_the_client_closes() -> None:
+    """The protocol `serve` runs watches its direct writer: backpressure and a close make the
+    next frame ask the protocol again, so a paused connection's frames queue in the session
+    (where its bound is) and nothing is written after a close."""
+    from realtime.engineio.websocket import WebSocketChannel
+
+    seen: list[Any] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        channel = WebSocketChannel(send, max_backlog=1_000_000)
+        await channel.accept()
+        writer, protocol = channel.direct_writer, send.__self__
+        seen.append(protocol.direct_writer is writer and writer.watched)
+        seen.append(channel.write_now("1") and writer.ready)
+        protocol.pause_writing()  # as the transport calls it past its high-water mark
+        seen.append((writer.ready, channel.write_now("never")))
+        protocol.resume_writing()
+        seen.append(channel.write_now("2") and writer.ready)
+        assert (await receive())["type"] == "websocket.disconnect"  # the client's close
+        seen.append((writer.ready, channel.write_now("after the close")))
+
+    async with serving(app) as port:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
+            received = [await asyncio.wait_for(client.recv(), 5) for _ in range(2)]
+        for _ in range(100):
+            if len(seen) == 5:
+                break
+            await asyncio.sleep(0.01)
+    assert received == ["1", "2"]
+    assert seen == [True, True, (False, False), True, (False, False)]
