@@ -100,8 +100,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        if self.direct_writer is not None:
-            self.direct_writer.hold()
+        writer, self.direct_writer = self.direct_writer, None  # no cycle left to collect
+        if writer is not None:
+            writer.hold()  # for good: `disconnected` fails every check from now on
 
     def _hold_if_closing(self) -> None:
         """After anything that may start the close (a close frame either way, a failure)."""

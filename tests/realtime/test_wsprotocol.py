@@ -275,6 +275,7 @@ async def test_the_direct_writer_is_held_when_writing_pauses_and_when_the_client
     from realtime.engineio.websocket import WebSocketChannel
 
     seen: list[Any] = []
+    protocols: list[Any] = []
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
@@ -291,13 +292,15 @@ async def test_the_direct_writer_is_held_when_writing_pauses_and_when_the_client
         seen.append(channel.write_now("2") and writer.ready)
         assert (await receive())["type"] == "websocket.disconnect"  # the client's close
         seen.append((writer.ready, channel.write_now("after the close")))
+        protocols.append(protocol)
 
     async with serving(app) as port:
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as client:
             received = [await asyncio.wait_for(client.recv(), 5) for _ in range(2)]
-        for _ in range(100):
-            if len(seen) == 5:
+        for _ in range(100):  # the app saw the close, and the connection is lost
+            if protocols and protocols[0].direct_writer is None:
                 break
             await asyncio.sleep(0.01)
     assert received == ["1", "2"]
     assert seen == [True, True, (False, False), True, (False, False)]
+    assert protocols[0].direct_writer is None  # it let go of its writer: no cycle to collect
