@@ -68,8 +68,9 @@ class WebSocketSend(Protocol):
 class Session:
     """An Engine.IO session. All methods run on the event loop; none blocks."""
 
-    # slots: a broadcast reads a few attributes of each of its sessions, mostly out of the
-    # CPU's caches on a quiet server, where each object's dict costs a cache miss more
+    # slots: a broadcast reads `lane` of each of its sessions, on a quiet server out of the
+    # CPU's caches, and an attribute in a slot is one object to read, not two (no gain the
+    # bench could see; no cost either)
     __slots__ = (
         "_close_code",
         "_direct",
