@@ -80,10 +80,14 @@ class DirectWriter:
         if not self.ready and not self.check():
             self.flush()  # what was written before goes first
             return False
+        self.cork(framed(frame))
+        return True
+
+    def cork(self, data: bytes) -> None:
+        """Write `data` (whole frames, or the handshake's answer) at the end of this turn."""
         if not self.corked:
             self.turn.add(self)
-        self.corked.append(framed(frame))
-        return True
+        self.corked.append(data)
 
     def check(self) -> bool:
         """Whether frames may be written directly now: the connection open, writable (no

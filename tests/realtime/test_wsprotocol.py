@@ -304,3 +304,54 @@ async def test_the_direct_writer_is_held_when_writing_pauses_and_when_the_client
     assert received == ["1", "2"]
     assert seen == [True, True, (False, False), True, (False, False)]
     assert protocols[0].direct_writer is None  # it let go of its writer: no cycle to collect
+
+
+async def test_the_answer_waits_for_the_first_frames_and_goes_out_with_them() -> None:
+    """With a direct writer, the 101 is corked: the Engine.IO open packet written in the same
+    turn goes out in the same write (one segment, one wake-up of the client), and nothing
+    the protocol writes itself can overtake it."""
+    from realtime.engineio.websocket import WebSocketChannel
+
+    corked: list[list[bytes]] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        channel = WebSocketChannel(send, max_backlog=1_000_000)
+        await channel.accept()
+        assert channel.write_now("0 open")
+        corked.append(list(channel.direct_writer.corked))  # both, still in this turn
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with serving(app) as port:
+        head, rest = await exchange(port, upgrade_request())
+    assert status_of(head) == 101
+    assert rest.startswith(b"\x81\x060 open")  # the frame, right after the head
+    assert len(corked) == 1 and len(corked[0]) == 2
+    assert corked[0][0].startswith(b"HTTP/1.1 101 ") and corked[0][1] == b"\x81\x060 open"
+
+
+async def test_what_the_protocol_answers_itself_follows_the_held_answer() -> None:
+    """A ping sent before the answer is answered (uvicorn writes the pong itself) after the
+    101 the direct writer holds, and the first frame after both."""
+    from realtime.engineio.websocket import WebSocketChannel
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()
+        await asyncio.sleep(0.2)  # the client's ping arrives before the accept
+        channel = WebSocketChannel(send, max_backlog=1_000_000)
+        await channel.accept()
+        channel.write_now("0 open")
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    ping = Frame(Opcode.PING, b"hi").serialize(mask=True)
+    async with serving(app) as port:
+        head, rest = await exchange(port, upgrade_request(), then=ping)
+    assert status_of(head) == 101
+    pong = Frame(Opcode.PONG, b"hi").serialize(mask=False)
+    assert rest == pong + Frame(Opcode.TEXT, b"0 open").serialize(mask=False)
