@@ -80,6 +80,23 @@ def header_of(head: bytes, name: bytes) -> bytes | None:
     return None
 
 
+async def until_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def channel_accepted(receive: Any, send: Any, *, after: float = 0.0) -> Any:
+    """A WebSocketChannel accepted as the sessions accept theirs, `after` seconds past the
+    connect (for a client's frames to arrive before the answer)."""
+    from realtime.engineio.websocket import WebSocketChannel
+
+    await receive()  # websocket.connect
+    await asyncio.sleep(after)
+    channel = WebSocketChannel(send, max_backlog=1_000_000)
+    await channel.accept()
+    return channel
+
+
 def accepting(scopes: list[dict], *, subprotocol: str | None = None) -> App:
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
@@ -87,8 +104,7 @@ def accepting(scopes: list[dict], *, subprotocol: str | None = None) -> App:
         await receive()
         scopes.append(scope)
         await send({"type": "websocket.accept", "subprotocol": subprotocol})
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
+        await until_disconnect(receive)
 
     return app
 
@@ -272,17 +288,13 @@ async def test_the_direct_writer_is_held_when_writing_pauses_and_when_the_client
     """The protocol `serve` runs watches its direct writer: backpressure and a close make the
     next frame ask the protocol again, so a paused connection's frames queue in the session
     (where its bound is) and nothing is written after a close."""
-    from realtime.engineio.websocket import WebSocketChannel
-
     seen: list[Any] = []
     protocols: list[Any] = []
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return
-        await receive()
-        channel = WebSocketChannel(send, max_backlog=1_000_000)
-        await channel.accept()
+        channel = await channel_accepted(receive, send)
         writer, protocol = channel.direct_writer, send.__self__
         seen.append(protocol.direct_writer is writer and writer.watched)
         seen.append(channel.write_now("1") and writer.ready)
@@ -310,20 +322,15 @@ async def test_the_answer_waits_for_the_first_frames_and_goes_out_with_them() ->
     """With a direct writer, the 101 is corked: the Engine.IO open packet written in the same
     turn goes out in the same write (one segment, one wake-up of the client), and nothing
     the protocol writes itself can overtake it."""
-    from realtime.engineio.websocket import WebSocketChannel
-
     corked: list[list[bytes]] = []
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return
-        await receive()
-        channel = WebSocketChannel(send, max_backlog=1_000_000)
-        await channel.accept()
+        channel = await channel_accepted(receive, send)
         assert channel.write_now("0 open")
         corked.append(list(channel.direct_writer.corked))  # both, still in this turn
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
+        await until_disconnect(receive)
 
     async with serving(app) as port:
         head, rest = await exchange(port, upgrade_request())
@@ -336,18 +343,13 @@ async def test_the_answer_waits_for_the_first_frames_and_goes_out_with_them() ->
 async def test_what_the_protocol_answers_itself_follows_the_held_answer() -> None:
     """A ping sent before the answer is answered (uvicorn writes the pong itself) after the
     101 the direct writer holds, and the first frame after both."""
-    from realtime.engineio.websocket import WebSocketChannel
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return
-        await receive()
-        await asyncio.sleep(0.2)  # the client's ping arrives before the accept
-        channel = WebSocketChannel(send, max_backlog=1_000_000)
-        await channel.accept()
+        channel = await channel_accepted(receive, send, after=0.2)  # the ping arrives first
         channel.write_now("0 open")
-        while (await receive())["type"] != "websocket.disconnect":
-            pass
+        await until_disconnect(receive)
 
     ping = Frame(Opcode.PING, b"hi").serialize(mask=True)
     async with serving(app) as port:
