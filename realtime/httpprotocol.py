@@ -129,6 +129,11 @@ class HttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         self._cancel_keep_alive()  # the transport becomes the WebSocket's
         super().handle_websocket_upgrade()
+        # This protocol is done with the connection. Its parser calls back into it, a cycle
+        # uvicorn breaks only in `connection_lost`, which now goes to the WebSocket protocol:
+        # broken here, the pair (~15 objects) is freed at once instead of by the collector,
+        # which in a connect storm stalled every connection to find them.
+        self.parser = None  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -183,3 +184,25 @@ async def test_a_connection_upgraded_after_answers_is_not_closed_by_their_timeou
             assert await asyncio.wait_for(reader.read(1), 3 * KEEP_ALIVE_S) != b""  # no close
         assert not reader.at_eof()
         writer.close()
+
+
+async def test_the_protocol_that_hands_over_an_upgrade_is_freed_without_the_collector() -> None:
+    """Its parser calls back into it: a cycle, left to the collector, which in a connect storm
+    stalled every connection to find one per upgrade."""
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        async with inprocess_uvicorn.serving(answering) as (port, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(upgrade)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            left = [o for o in gc.get_objects() if isinstance(o, HttpProtocol)]
+            writer.close()
+    finally:
+        gc.enable()
+    assert left == []
