@@ -216,7 +216,7 @@ def turn_of(loop: asyncio.AbstractEventLoop) -> Turn:
     return turn
 
 
-_last: tuple[Frame, bytes] = ("", b"")
+_last: tuple[Frame | None, bytes] = (None, b"")  # no frame is None: the first call frames
 
 
 def framed(frame: Frame) -> bytes:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +31,16 @@ def test_text_frames_of_every_length_encoding(size: int) -> None:
     frame = parsed(ws_frame(text))
     assert (frame.opcode, frame.fin, frame.data.decode()) == (Opcode.TEXT, True, text)
     assert ws_frame(text) == Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+def test_the_first_frame_framed_is_framed_even_when_empty() -> None:
+    """`framed` remembers the last frame it made; in a fresh process there is none yet."""
+    code = "from realtime.engineio.direct import framed; print(framed('').hex())"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert bytes.fromhex(done.stdout.strip()) == ws_frame("") == b"\x81\x00"
 
 
 def test_binary_frames() -> None:
