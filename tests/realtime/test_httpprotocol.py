@@ -143,6 +143,10 @@ async def closed_after(reader: asyncio.StreamReader, since: float) -> float:
 
 
 KEEP_ALIVE_S = 0.3
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
 
 
 async def test_an_idle_keep_alive_connection_closes_after_the_timeout() -> None:
@@ -169,15 +173,11 @@ async def test_a_busy_connection_stays_open_and_closes_a_timeout_after_its_last_
 
 
 async def test_a_connection_upgraded_after_answers_is_not_closed_by_their_timeout() -> None:
-    upgrade = (
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
     async with inprocess_uvicorn.serving(answering) as (port, config):
         config.timeout_keep_alive = KEEP_ALIVE_S
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         await ask(reader, writer)
-        writer.write(upgrade)
+        writer.write(UPGRADE)
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         assert head.startswith(b"HTTP/1.1 101 ")
         with contextlib.suppress(TimeoutError):
@@ -189,19 +189,18 @@ async def test_a_connection_upgraded_after_answers_is_not_closed_by_their_timeou
 async def test_the_protocol_that_hands_over_an_upgrade_is_freed_without_the_collector() -> None:
     """Its parser calls back into it: a cycle, left to the collector, which in a connect storm
     stalled every connection to find one per upgrade."""
-    upgrade = (
-        b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
     gc.collect()
     gc.disable()
     try:
+        before = {id(o) for o in gc.get_objects() if isinstance(o, HttpProtocol)}
         async with inprocess_uvicorn.serving(answering) as (port, _):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(upgrade)
+            writer.write(UPGRADE)
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
             assert head.startswith(b"HTTP/1.1 101 ")
-            left = [o for o in gc.get_objects() if isinstance(o, HttpProtocol)]
+            left = [
+                o for o in gc.get_objects() if isinstance(o, HttpProtocol) and id(o) not in before
+            ]
             writer.close()
     finally:
         gc.enable()
