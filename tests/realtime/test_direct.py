@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import websockets
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.streams import StreamReader
 
-from realtime.engineio.direct import direct_writer_of, ws_frame
+from realtime.engineio.direct import DirectWriter, Turn, direct_writer_of, turn_of, ws_frame
+from realtime.engineio.websocket import WebSocketChannel
+from tests.support import inprocess_uvicorn
 
 
 def parsed(data: bytes) -> Frame:
@@ -59,13 +66,6 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
     """The uvicorn that `serve` runs, configured as `serve` configures it, still exposes what
     the direct writes need: else every frame would silently take the slower ASGI path. The
     handshake's request and response are dropped at the accept, and the connection goes on."""
-    import asyncio
-
-    import websockets
-
-    from realtime.engineio.websocket import WebSocketChannel
-    from tests.support import inprocess_uvicorn
-
     written: list[bool] = []
     released: list[tuple[Any, Any]] = []
     heard: list[dict] = []
@@ -110,11 +110,6 @@ class RecordingTransport:
 
 def uvicorn_like_protocol() -> Any:
     """The attributes of uvicorn's WebSocketsSansIOProtocol that DirectWriter reads."""
-    import asyncio
-    from types import SimpleNamespace
-
-    from websockets.protocol import State
-
     writable = asyncio.Event()
     writable.set()
     return SimpleNamespace(
@@ -128,19 +123,10 @@ def uvicorn_like_protocol() -> Any:
 
 def busy_turn() -> None:
     """This loop's Turn as under load: it wrote a moment ago (no quiet spell before)."""
-    import asyncio
-    from time import perf_counter
-
-    from realtime.engineio.direct import turn_of
-
-    turn_of(asyncio.get_running_loop()).flushed = perf_counter()
+    turn_of(asyncio.get_running_loop()).flushed = time.perf_counter()
 
 
 async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
-    import asyncio
-
-    from realtime.engineio.direct import DirectWriter
-
     protocol = uvicorn_like_protocol()
     writer = DirectWriter(protocol)
     shared = '42["news",1]'
@@ -161,10 +147,6 @@ async def test_the_frames_of_a_loop_turn_go_out_in_one_write() -> None:
 
 
 async def test_the_writers_of_a_turn_are_flushed_together_at_its_end() -> None:
-    import asyncio
-
-    from realtime.engineio.direct import DirectWriter
-
     first, second = uvicorn_like_protocol(), uvicorn_like_protocol()
     a, b = DirectWriter(first), DirectWriter(second)
     busy_turn()
@@ -180,11 +162,6 @@ async def test_the_writers_of_a_turn_are_flushed_together_at_its_end() -> None:
 async def test_a_turn_that_outlasts_the_budget_writes_what_waited_before_corking_more() -> None:
     """A long turn (a connect storm's batch of handshakes) does not hold every answer to its
     end: the next writer to cork after the budget flushes what waited."""
-    import asyncio
-    import time
-
-    from realtime.engineio.direct import DirectWriter, Turn
-
     first, second, third = (uvicorn_like_protocol() for _ in range(3))
     a, b, c = DirectWriter(first), DirectWriter(second), DirectWriter(third)
     busy_turn()
@@ -206,11 +183,6 @@ async def test_a_turn_that_outlasts_the_budget_writes_what_waited_before_corking
 async def test_after_a_quiet_spell_the_first_frame_goes_out_when_the_next_writer_corks() -> None:
     """A broadcast on a quiet server: its first peer is woken while the others' frames are
     corked; the others go out together at the end of the turn, as under load."""
-    import asyncio
-    import time
-
-    from realtime.engineio.direct import DirectWriter, Turn
-
     await asyncio.sleep(0)  # what earlier tests corked is written
     time.sleep(Turn.QUIET_S * 2)
     protocols = [uvicorn_like_protocol() for _ in range(4)]
@@ -236,10 +208,6 @@ async def test_after_a_quiet_spell_the_first_frame_goes_out_when_the_next_writer
 
 
 async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None:
-    import asyncio
-
-    from realtime.engineio.direct import DirectWriter
-
     broken, fine = uvicorn_like_protocol(), uvicorn_like_protocol()
 
     def refuse(data: bytes) -> None:
@@ -256,10 +224,6 @@ async def test_a_writer_that_fails_costs_the_others_nothing(caplog: Any) -> None
 async def test_a_watched_writer_asks_the_protocol_again_only_after_a_hold() -> None:
     """While `ready`, a frame is corked with no look at the protocol; the protocol's `hold()`
     (writing paused, closing) makes the next frame check it again."""
-    import asyncio
-
-    from realtime.engineio.direct import DirectWriter
-
     protocol = uvicorn_like_protocol()
     writer = DirectWriter(protocol, watched=True)
     assert writer.ready is False  # nothing checked yet
@@ -278,8 +242,6 @@ async def test_a_watched_writer_asks_the_protocol_again_only_after_a_hold() -> N
 
 
 async def test_an_unwatched_writer_is_never_ready_and_a_closed_one_never_writes() -> None:
-    from realtime.engineio.direct import DirectWriter
-
     unwatched = DirectWriter(uvicorn_like_protocol())
     assert unwatched.write("1") is True and unwatched.ready is False  # checks every frame
     closed = DirectWriter(uvicorn_like_protocol(), watched=True)

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from realtime.engineio.direct import DirectWriter, ws_frame
 from realtime.engineio.server import EngineServer
 from realtime.engineio.session import Transport
+from tests.realtime.test_direct import uvicorn_like_protocol
 
 
 class FakeWebSocket:
@@ -77,9 +79,6 @@ class DirectWebSocket(FakeWebSocket):
 
     def __init__(self) -> None:
         super().__init__()
-        from realtime.engineio.direct import DirectWriter
-        from tests.realtime.test_direct import uvicorn_like_protocol
-
         self.protocol = uvicorn_like_protocol()
         self.direct_writer = DirectWriter(self.protocol, watched=True)
 
@@ -89,8 +88,6 @@ class DirectWebSocket(FakeWebSocket):
 
 @pytest.mark.asyncio
 async def test_the_lane_is_taken_only_while_nothing_is_queued_and_the_session_is_open() -> None:
-    from realtime.engineio.direct import ws_frame
-
     ws = DirectWebSocket()
     session = session_on(ws)
     assert session.lane is None  # nothing proved yet
