@@ -514,16 +514,17 @@ def migrate(env: dict[str, str]) -> None:
 
 
 def ensure_dependencies() -> None:
-    """npm ci for the load generator and the node reference; the python reference's pins."""
-    for folder in (BENCH / "loadgen", BENCH / "reference" / "node"):
-        if not (folder / "node_modules").is_dir():
-            log(f"npm ci in {folder.relative_to(ROOT)}")
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=folder,
-                check=True,
-                timeout=300,
-            )
+    """npm ci for the node reference (the load generator needs no package); the python
+    reference's pins."""
+    folder = BENCH / "reference" / "node"
+    if not (folder / "node_modules").is_dir():
+        log(f"npm ci in {folder.relative_to(ROOT)}")
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=folder,
+            check=True,
+            timeout=300,
+        )
     requirements = BENCH / "reference" / "python" / "requirements.txt"
     pip = ["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r"]
     subprocess.run([PYTHON, *pip, requirements], check=True, timeout=300)
@@ -562,7 +563,6 @@ def machine() -> dict[str, str]:
         f"{name} {package_version(folder / 'node_modules' / name)}"
         for folder, names in (
             (BENCH / "reference" / "node", ["socket.io", "@socket.io/redis-adapter", "redis"]),
-            (BENCH / "loadgen", ["ws"]),
         )
         for name in names
     )

@@ -1,25 +1,52 @@
 // One Socket.IO v5 client over a raw Engine.IO v4 WebSocket: hand-written frames, no parser
-// beyond what the bench needs (CONNECT ack, ACKs, and the sentAt of one event name).
-import WebSocket from "ws";
+// beyond what the bench needs (CONNECT ack, ACKs, and the fields of a few event names). Events
+// are read as bytes where they arrive; only the rarer packets (ACKs, CONNECT) become strings.
+import { now } from "./clock.mjs";
+import { WebSocketClient } from "./wsclient.mjs";
 
-export function now() {
-  // CLOCK_MONOTONIC in ms: one clock for every process on the machine, so a sentAt stamped
-  // by one load-generator process is read by another
-  const [s, ns] = process.hrtime();
-  return s * 1e3 + ns / 1e6;
+export { now };
+
+// the number after `key` (a Buffer) in buffer[start:end]: `"sentAt":123.4` (JSON) or
+// `sentAt=123.4` (text); NaN if absent
+export function numberAfter(buffer, start, end, key) {
+  const at = buffer.indexOf(key, start);
+  if (at < 0 || at + key.length > end) return NaN;
+  let i = at + key.length;
+  while (i < end && !(buffer[i] >= 48 && buffer[i] <= 57) && buffer[i] !== 45) i++;
+  const first = i;
+  const negative = buffer[i] === 45;
+  if (negative) i++;
+  let value = 0;
+  for (; i < end && buffer[i] >= 48 && buffer[i] <= 57; i++) value = value * 10 + buffer[i] - 48;
+  if (buffer[i] === 46) {
+    let scale = 1;
+    for (i++; i < end && buffer[i] >= 48 && buffer[i] <= 57; i++) {
+      value = value * 10 + buffer[i] - 48;
+      scale *= 10;
+    }
+    value /= scale;
+  }
+  if (buffer[i] === 101 || buffer[i] === 69) {
+    // an exponent (never written for the bench's clock readings): the slow, exact way
+    return parseFloat(buffer.toString("latin1", first, Math.min(end, first + 32)));
+  }
+  return negative ? -value : value;
 }
 
-// the number after `sentAt` in a frame: `"sentAt":123.4` (JSON) or `sentAt=123.4` (text)
-export function sentAtOf(frame) {
-  const at = frame.indexOf("sentAt");
-  if (at < 0) return NaN;
-  let i = at + 6;
-  while (i < frame.length) {
-    const c = frame.charCodeAt(i);
-    if ((c >= 48 && c <= 57) || c === 45) break;
-    i++;
-  }
-  return parseFloat(frame.slice(i, i + 24));
+// whether the string field `key` (a Buffer ending in the opening quote, `"text":"`) of
+// buffer[start:end] is `value` (a Buffer ending in the closing quote)
+export function fieldIs(buffer, start, end, key, value) {
+  const at = buffer.indexOf(key, start);
+  if (at < 0 || at + key.length + value.length > end) return false;
+  const from = at + key.length;
+  for (let i = 0; i < value.length; i++) if (buffer[from + i] !== value[i]) return false;
+  return true;
+}
+
+function startsWith(buffer, start, end, prefix) {
+  if (end - start < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buffer[start + i] !== prefix[i]) return false;
+  return true;
 }
 
 // a string field's value in a frame, for short values without escapes (`"text":"p:abc"`)
@@ -31,13 +58,6 @@ export function stringField(frame, name) {
   return frame.slice(start, frame.indexOf('"', start));
 }
 
-export function numberField(frame, name) {
-  const key = `"${name}":`;
-  const at = frame.indexOf(key);
-  if (at < 0) return NaN;
-  return parseFloat(frame.slice(at + key.length, at + key.length + 24));
-}
-
 export class Client {
   constructor({ index, uid, token, url, ns, events, onEvent, onClose }) {
     this.index = index;
@@ -45,7 +65,7 @@ export class Client {
     this.token = token;
     this.url = url;
     this.ns = ns;
-    this.eventPrefixes = events.map((e) => `42${ns},["${e}",`);
+    this.eventPrefixes = events.map((e) => Buffer.from(`42${ns},["${e}",`));
     this.onEvent = onEvent;
     this.onClose = onClose;
     this.ws = null;
@@ -70,30 +90,24 @@ export class Client {
         if (error) reject(error);
         else resolve(now() - started);
       };
-      const ws = new WebSocket(`${this.url}/socket.io/?EIO=4&transport=websocket`, {
-        perMessageDeflate: false,
-        skipUTF8Validation: true,
-        maxPayload: 10 * 1024 * 1024,
-      });
+      const ws = new WebSocketClient(`${this.url}/socket.io/?EIO=4&transport=websocket`);
       this.ws = ws;
-      ws.on("message", (data) => this.frame(data.toString()));
-      ws.on("error", (error) => {
-        if (!this.connected && this.onConnected) this.onConnected(error);
-      });
-      ws.on("close", () => {
+      ws.onmessage = (buffer, start, end, receivedAt) => this.packet(buffer, start, end, receivedAt);
+      ws.onclose = (error) => {
         const wasConnected = this.connected;
         this.connected = false;
         this.closed = true;
-        if (!wasConnected && this.onConnected) this.onConnected(new Error("closed"));
+        if (!wasConnected && this.onConnected) this.onConnected(error || new Error("closed"));
         else if (wasConnected && this.onClose) this.onClose(this);
         for (const [, settle] of this.acks) settle(null);
         this.acks.clear();
-      });
+      };
     });
   }
 
-  frame(s) {
-    const c0 = s.charCodeAt(0);
+  // one Engine.IO packet, buffer[start:end]
+  packet(buffer, start, end, receivedAt) {
+    const c0 = buffer[start];
     if (c0 === 50 /* 2: ping */) {
       this.ws.send("3");
       return;
@@ -104,15 +118,22 @@ export class Client {
       return;
     }
     if (c0 !== 52 /* 4: message */) return;
-    const c1 = s.charCodeAt(1);
-    if (c1 === 50 /* 2: EVENT */) {
+    if (buffer[start + 1] === 50 /* 2: EVENT */) {
       for (const prefix of this.eventPrefixes) {
-        if (s.startsWith(prefix)) {
-          this.onEvent(this, s);
+        if (startsWith(buffer, start, end, prefix)) {
+          this.onEvent(this, buffer, start, end, receivedAt);
           return;
         }
       }
-    } else if (c1 === 51 /* 3: ACK */) {
+      return;
+    }
+    this.control(buffer.toString("utf8", start, end));
+  }
+
+  // a Socket.IO packet other than an EVENT, as a string
+  control(s) {
+    const c1 = s.charCodeAt(1);
+    if (c1 === 51 /* 3: ACK */) {
       const rest = s.slice(2 + this.ns.length + 1);
       const bracket = rest.indexOf("[");
       const id = parseInt(rest.slice(0, bracket), 10);

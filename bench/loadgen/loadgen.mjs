@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 import { Histogram } from "./hist.mjs";
-import { now } from "./client.mjs";
+import { now } from "./clock.mjs";
 
 const DEFAULTS = {
   scenario: "fanout", // storm | fanout | message

@@ -3,7 +3,7 @@
 import http from "node:http";
 import { readFileSync } from "node:fs";
 
-import { Client, now, numberField, sentAtOf, stringField } from "./client.mjs";
+import { Client, fieldIs, now, numberAfter, stringField } from "./client.mjs";
 import { Histogram } from "./hist.mjs";
 
 let clients = [];
@@ -56,8 +56,8 @@ async function connect(spec, worker, workers) {
       });
       try {
         joinHist.record(await client.connect(spec.connectTimeoutMs));
-        client.tag =
-          spec.split === "sid" ? client.sid.slice(0, 8) : String(server);
+        client.tag = spec.split === "sid" ? client.sid.slice(0, 8) : String(server);
+        client.localText = Buffer.from(`p:${client.tag}"`); // a message's text from its process
         answer.tags[client.tag] = (answer.tags[client.tag] || 0) + 1;
         clients.push(client);
         answer.connected++;
@@ -142,22 +142,26 @@ function newState(spec, run, msg) {
   };
 }
 
-function delivered(client, frame) {
+const SENT_AT = Buffer.from("sentAt");
+const SEQ = Buffer.from('"seq":');
+const TEXT = Buffer.from('"text":"');
+
+// an event for `client`, buffer[start:end], read at `t` (one clock reading per chunk read)
+function delivered(client, buffer, start, end, t) {
   const s = state;
   if (s === null) return;
-  const t = now();
   s.deliveredTotal++;
   if (t >= s.warm && t < s.end) {
-    const latency = t - sentAtOf(frame);
+    const latency = t - numberAfter(buffer, start, end, SENT_AT);
     s.deliveries++;
     s.hist.record(latency);
     if (s.spec.split !== "none") {
-      const from = stringField(frame, "text");
-      (from === `p:${client.tag}` ? s.histLocal : s.histCross).record(latency);
+      const local = fieldIs(buffer, start, end, TEXT, client.localText);
+      (local ? s.histLocal : s.histCross).record(latency);
     }
   }
   if (s.inflight.size > 0) {
-    const seq = numberField(frame, "seq");
+    const seq = numberAfter(buffer, start, end, SEQ);
     const entry = s.inflight.get(seq);
     if (entry && (s.wholeRoom || entry.client === client) && --entry.remaining === 0) {
       s.inflight.delete(seq);
