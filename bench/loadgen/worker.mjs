@@ -1,10 +1,10 @@
 // A load-generator worker process: its share of the clients (index % workers === worker),
 // driven phase by phase by loadgen.mjs over IPC.
-import http from "node:http";
 import { readFileSync } from "node:fs";
 
 import { Client, fieldIs, now, numberAfter, stringField } from "./client.mjs";
 import { Histogram } from "./hist.mjs";
+import { HttpConnection } from "./httpclient.mjs";
 
 let clients = [];
 let users = []; // every client's {uid, token}, in index order (all workers alike)
@@ -238,30 +238,18 @@ async function paced(perSecond, start, end, send) {
   }
 }
 
-function postEmit(agent, url, uid, body) {
-  return new Promise((resolve) => {
-    const request = http.request(
-      `${url}/emit/${encodeURIComponent(uid)}/bench?namespace=conversation`,
-      { method: "POST", agent, headers: { "content-type": "application/json" } },
-      (response) => {
-        response.resume();
-        response.on("end", () => resolve(response.statusCode));
-      },
-    );
-    request.on("error", () => resolve(0));
-    request.end(body);
-  });
-}
-
-async function restLoop(agent, lane, lanes, spec, end) {
+// one lane of REST emits: a request at a time, on a keep-alive connection to each server
+async function restLoop(lane, lanes, spec, end) {
   const s = state;
+  const connections = spec.httpUrls.map((url) => new HttpConnection(url));
   let target = lane;
   while (now() < end) {
-    const url = spec.httpUrls[target % spec.httpUrls.length];
+    const connection = connections[target % connections.length];
     const uid = users[target % spec.clients].uid;
     target += lanes;
     const t = now();
-    const status = await postEmit(agent, url, uid, JSON.stringify({ sentAt: t, seq: nextSeq() }));
+    const path = `/emit/${encodeURIComponent(uid)}/bench?namespace=conversation`;
+    const status = await connection.post(path, JSON.stringify({ sentAt: t, seq: nextSeq() }));
     countSent(t);
     const inWindow = t >= s.warm && t < s.end;
     if (status < 200 || status >= 300) s.httpErrors++;
@@ -270,6 +258,7 @@ async function restLoop(agent, lane, lanes, spec, end) {
       s.httpHist.record(now() - t);
     }
   }
+  for (const connection of connections) connection.close();
 }
 
 async function run(msg) {
@@ -297,13 +286,11 @@ async function run(msg) {
     );
   } else if (r.kind === "rest") {
     const lanes = Math.max(1, Math.round(r.restConcurrency / workers));
-    const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
     await Promise.all(
       Array.from({ length: lanes }, (_, k) =>
-        restLoop(agent, worker + k * workers, lanes * workers, spec, end),
+        restLoop(worker + k * workers, lanes * workers, spec, end),
       ),
     );
-    agent.destroy();
   }
   await sleep(drainEnd - now());
   cpuTimers.forEach(clearTimeout);

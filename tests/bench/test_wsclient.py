@@ -8,6 +8,7 @@ import asyncio
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -46,7 +47,7 @@ console.log(JSON.stringify([
 """
 
 
-async def run_node(script: str, *args: str) -> dict | list:
+async def run_node(script: str, *args: str) -> Any:
     if shutil.which("node") is None:
         pytest.fail("the load generator needs node")
     process = await asyncio.create_subprocess_exec(
