@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import shutil
-from pathlib import Path
 
-import pytest
-
-LOADGEN = Path(__file__).resolve().parents[2] / "bench" / "loadgen"
+from tests.support.loadgen_js import run_module
 
 # four POSTs in a row on one HttpConnection to argv[1]; prints their statuses
 CLIENT = """
@@ -34,20 +29,7 @@ ANSWERS = [
 
 
 async def run_client(port: int) -> list[int]:
-    if shutil.which("node") is None:
-        pytest.fail("the load generator needs node")
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "--input-type=module",
-        "-e",
-        CLIENT % {"loadgen": LOADGEN},
-        f"http://127.0.0.1:{port}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 20)
-    assert process.returncode == 0, err.decode()
-    statuses: list[int] = json.loads(out.decode().strip().splitlines()[-1])
+    statuses: list[int] = await run_module(CLIENT, f"http://127.0.0.1:{port}")
     return statuses
 
 

@@ -5,16 +5,11 @@ ping and close, a refused and a forged upgrade; and the byte readers the workers
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-from pathlib import Path
-from typing import Any
 
-import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-LOADGEN = Path(__file__).resolve().parents[2] / "bench" / "loadgen"
+from tests.support.loadgen_js import run_module
 
 # connects to argv[1], sends "héllo" once open, prints what it got and how it closed
 CLIENT = """
@@ -47,23 +42,6 @@ console.log(JSON.stringify([
 """
 
 
-async def run_node(script: str, *args: str) -> Any:
-    if shutil.which("node") is None:
-        pytest.fail("the load generator needs node")
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "--input-type=module",
-        "-e",
-        script % {"loadgen": LOADGEN},
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 20)
-    assert process.returncode == 0, err.decode()
-    return json.loads(out.decode().strip().splitlines()[-1])
-
-
 async def talk(ws: ServerConnection) -> None:
     hello = await ws.recv()  # `websockets` refuses an unmasked client frame
     await ws.send(["frag", "mented ", hello])
@@ -89,7 +67,7 @@ async def test_messages_ping_and_close_against_websockets() -> None:
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        result = await run_node(CLIENT, f"ws://127.0.0.1:{port}/socket.io/?EIO=4")
+        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/socket.io/?EIO=4")
     texts = [entry["text"] for entry in result["got"]]
     assert texts == ["fragmented héllo", "x" * 70_000, "y" * 300, "\x01\x02"]
     assert all(entry["stamped"] for entry in result["got"])
@@ -100,7 +78,7 @@ async def test_messages_ping_and_close_against_websockets() -> None:
 async def test_refused_upgrade_is_an_error() -> None:
     async with serve(talk, "127.0.0.1", 0, process_request=refuse) as server:
         port = server.sockets[0].getsockname()[1]
-        result = await run_node(CLIENT, f"ws://127.0.0.1:{port}/refuse")
+        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/refuse")
     assert result == {"got": [], "error": "upgrade refused: HTTP/1.1 403 Forbidden"}
 
 
@@ -118,12 +96,12 @@ async def test_forged_accept_is_an_error() -> None:
     server = await asyncio.start_server(forged, "127.0.0.1", 0)
     async with server:
         port = server.sockets[0].getsockname()[1]
-        result = await run_node(CLIENT, f"ws://127.0.0.1:{port}/")
+        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
     assert result == {"got": [], "error": "wrong Sec-WebSocket-Accept"}
 
 
 async def test_byte_readers() -> None:
-    assert await run_node(READERS) == [
+    assert await run_module(READERS) == [
         1234.5678,
         42,
         -12.5,
