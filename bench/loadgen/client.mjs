@@ -4,8 +4,6 @@
 import { now } from "./clock.mjs";
 import { WebSocketClient } from "./wsclient.mjs";
 
-export { now };
-
 // the number after `key` (a Buffer) in buffer[start:end]: `"sentAt":123.4` (JSON) or
 // `sentAt=123.4` (text); NaN if absent
 export function numberAfter(buffer, start, end, key) {
@@ -33,20 +31,18 @@ export function numberAfter(buffer, start, end, key) {
   return negative ? -value : value;
 }
 
+// whether buffer[at:end] starts with `bytes` (a Buffer)
+function bytesAt(buffer, at, end, bytes) {
+  if (end - at < bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buffer[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 // whether the string field `key` (a Buffer ending in the opening quote, `"text":"`) of
 // buffer[start:end] is `value` (a Buffer ending in the closing quote)
 export function fieldIs(buffer, start, end, key, value) {
   const at = buffer.indexOf(key, start);
-  if (at < 0 || at + key.length + value.length > end) return false;
-  const from = at + key.length;
-  for (let i = 0; i < value.length; i++) if (buffer[from + i] !== value[i]) return false;
-  return true;
-}
-
-function startsWith(buffer, start, end, prefix) {
-  if (end - start < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (buffer[start + i] !== prefix[i]) return false;
-  return true;
+  return at >= 0 && bytesAt(buffer, at + key.length, end, value);
 }
 
 // a string field's value in a frame, for short values without escapes (`"text":"p:abc"`)
@@ -120,7 +116,7 @@ export class Client {
     if (c0 !== 52 /* 4: message */) return;
     if (buffer[start + 1] === 50 /* 2: EVENT */) {
       for (const prefix of this.eventPrefixes) {
-        if (startsWith(buffer, start, end, prefix)) {
+        if (bytesAt(buffer, start, end, prefix)) {
           this.onEvent(this, buffer, start, end, receivedAt);
           return;
         }

@@ -61,16 +61,16 @@ export class HttpConnection {
     this.settle = null; // the request in flight's resolve
   }
 
-  // resolves with the response's status, or 0 when the connection failed (the next request
-  // opens a new one)
-  post(path, body, contentType = "application/json") {
+  // POSTs `body` (JSON); resolves with the response's status, or 0 when the connection failed
+  // (the next request opens a new one)
+  post(path, body) {
     if (this.settle !== null) throw new Error("one request at a time");
     if (this.socket === null) this.open();
     return new Promise((resolve) => {
       this.settle = resolve;
       this.socket.write(
         `POST ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n` +
-          `Content-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
           body,
       );
     });

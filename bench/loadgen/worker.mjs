@@ -2,7 +2,8 @@
 // driven phase by phase by loadgen.mjs over IPC.
 import { readFileSync } from "node:fs";
 
-import { Client, fieldIs, now, numberAfter, stringField } from "./client.mjs";
+import { Client, fieldIs, numberAfter, stringField } from "./client.mjs";
+import { now } from "./clock.mjs";
 import { Histogram } from "./hist.mjs";
 import { HttpConnection } from "./httpclient.mjs";
 

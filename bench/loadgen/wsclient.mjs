@@ -17,7 +17,7 @@ const MAX_PAYLOAD = 10 * 1024 * 1024;
 const MAX_HEAD = 16 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n");
 
-export const TEXT = 0x1;
+const TEXT = 0x1;
 const CONTINUATION = 0x0;
 const BINARY = 0x2;
 const CLOSE = 0x8;
