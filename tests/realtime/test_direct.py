@@ -7,18 +7,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import websockets
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 from websockets.streams import StreamReader
 
 from realtime.engineio.direct import DirectWriter, Turn, direct_writer_of, turn_of, ws_frame
 from realtime.engineio.websocket import WebSocketChannel
 from tests.support import inprocess_uvicorn
+from tests.support.fake_transports import uvicorn_like_protocol
 
 
 def parsed(data: bytes) -> Frame:
@@ -98,27 +97,6 @@ async def test_serves_uvicorn_gives_direct_writes_in_order_with_its_own() -> Non
     assert received == ["direct", "through ASGI", b"\x01binary"]
     assert released == [(None, None)]  # the handshake's request and response: dropped
     assert heard == [{"type": "websocket.receive", "text": "after"}]
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-
-def uvicorn_like_protocol() -> Any:
-    """The attributes of uvicorn's WebSocketsSansIOProtocol that DirectWriter reads."""
-    writable = asyncio.Event()
-    writable.set()
-    return SimpleNamespace(
-        close_sent=False,
-        disconnected=False,
-        writable=writable,
-        conn=SimpleNamespace(state=State.OPEN, extensions=[]),
-        transport=RecordingTransport(),
-    )
 
 
 def busy_turn() -> None:

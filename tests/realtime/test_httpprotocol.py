@@ -10,21 +10,7 @@ from typing import Any
 
 from realtime.httpprotocol import HeadHeldTransport, HttpProtocol
 from tests.support import inprocess_uvicorn
-
-
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
+from tests.support.fake_transports import RecordingTransport
 
 
 async def test_the_first_write_goes_out_with_the_second() -> None:

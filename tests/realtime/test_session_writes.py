@@ -11,7 +11,7 @@ import pytest
 from realtime.engineio.direct import DirectWriter, ws_frame
 from realtime.engineio.server import EngineServer
 from realtime.engineio.session import Transport
-from tests.realtime.test_direct import uvicorn_like_protocol
+from tests.support.fake_transports import uvicorn_like_protocol
 
 
 class FakeWebSocket:
