@@ -115,7 +115,7 @@ export class WebSocketClient {
   }
 
   send(text) {
-    if (!this.open || this.closed) return false;
+    if (!this.open || this.socket.destroyed) return false;
     this.socket.write(encodeFrame(TEXT, text));
     return true;
   }
@@ -158,7 +158,9 @@ export class WebSocketClient {
       at = headEnd + 4;
     }
     const receivedAt = now();
-    while (!this.closed) {
+    // a failure or a terminate() in a callback ends the chunk: destroy() is synchronous, the
+    // close event is not
+    while (!this.socket.destroyed) {
       const left = buffer.length - at;
       if (left < 2) break;
       const second = buffer[at + 1];
@@ -186,7 +188,7 @@ export class WebSocketClient {
       at = start + length;
       this.frame(buffer[start - head], buffer, start, at, receivedAt);
     }
-    if (!this.closed && at < buffer.length) this.pending = buffer.subarray(at);
+    if (!this.socket.destroyed && at < buffer.length) this.pending = buffer.subarray(at);
   }
 
   frame(first, buffer, start, end, receivedAt) {

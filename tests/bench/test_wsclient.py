@@ -5,11 +5,15 @@ ping and close, a refused and a forged upgrade; and the byte readers the workers
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from tests.support.loadgen_js import run_module
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's, for Sec-WebSocket-Accept
 
 # connects to argv[1], sends "héllo" once open, prints what it got and how it closed
 CLIENT = """
@@ -98,6 +102,28 @@ async def test_forged_accept_is_an_error() -> None:
         port = server.sockets[0].getsockname()[1]
         result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
     assert result == {"got": [], "error": "wrong Sec-WebSocket-Accept"}
+
+
+async def test_nothing_is_delivered_after_a_protocol_error_in_the_same_chunk() -> None:
+    async def unknown_opcode(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = head.split(b"Sec-WebSocket-Key: ")[1].split(b"\r\n")[0]
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            b"\x81\x01a\x83\x00\x81\x01c"  # "a", a reserved opcode, then "c": one write
+        )
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(unknown_opcode, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
+    assert [entry["text"] for entry in result["got"]] == ["a"]
+    assert result["error"] == "opcode 3"
 
 
 async def test_byte_readers() -> None:
