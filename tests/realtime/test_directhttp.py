@@ -200,3 +200,15 @@ def test_paths_under_a_mount_are_never_offered_to_a_route() -> None:
     assert route.scopes == []
     unmounted = Application(MountRouter({}, EchoApp()), [route])
     assert unmounted.direct(scope) == (route, "/direct/echo")
+
+
+async def test_a_shutdown_lets_the_answer_in_flight_out_then_closes() -> None:
+    application = Application(MountRouter({}, EchoApp()), [EchoRoute()])
+    async with inprocess_uvicorn.serving(application) as (port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request("POST", "/direct/slow", b"last"))
+        await asyncio.sleep(0.05)  # taken: its answer is on its way when the server stops
+    answer = await read_answer(reader)
+    assert (answer.status, answer.body, answer.header(b"connection")) == (201, b"last", b"close")
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()

@@ -44,20 +44,6 @@ async def test_closing_writes_what_waits_first() -> None:
     assert (recorded.writes, recorded.closed) == ([b"head"], True)
 
 
-async def test_a_whole_answer_goes_out_at_once_after_what_waits() -> None:
-    recorded = RecordingTransport()
-    transport = HeadHeldTransport(recorded)  # type: ignore[arg-type]
-    transport.write_whole(b"answer")
-    assert recorded.writes == [b"answer"]
-    recorded = RecordingTransport()
-    transport = HeadHeldTransport(recorded)  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    transport.write_whole(b"answer")
-    assert recorded.writes == [b"HTTP/1.1 100 Continue\r\n\r\nanswer"]
-    await asyncio.sleep(0)  # the turn's end: nothing left to write
-    assert len(recorded.writes) == 1
-
-
 @contextlib.asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[int]:
     async with inprocess_uvicorn.serving(app) as (port, config):
