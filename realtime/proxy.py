@@ -51,13 +51,13 @@ def forwarded_client(scope: dict[str, Any], trusted: tuple[str, ...]) -> dict[st
     peer = scope.get("client")
     if not peer or not _peer_is_trusted(str(peer[0]), trusted):
         return scope
-    headers = scope.get("headers", ())
-    values = [value for name, value in headers if name == b"x-forwarded-for"]
+    values, proto = _forwarded_headers(scope.get("headers", ()))
+    if not values and not proto:
+        return scope  # nothing to change: no copy kept per connection
     chain = [hop.strip() for value in values for hop in value.decode("latin-1").split(",")]
     chain = [hop for hop in chain if hop]
-    proto = next((value for name, value in headers if name == b"x-forwarded-proto"), b"")
     if not chain and not proto:
-        return scope  # nothing to change: no copy kept per connection
+        return scope
     forwarded = dict(scope)
     if chain:
         client = next((hop for hop in reversed(chain) if not is_trusted(hop, trusted)), chain[0])
@@ -68,6 +68,19 @@ def forwarded_client(scope: dict[str, Any], trusted: tuple[str, ...]) -> dict[st
             scheme = "wss" if scheme == "https" else "ws"
         forwarded["scheme"] = scheme
     return forwarded
+
+
+def _forwarded_headers(headers: Any) -> tuple[list[bytes], bytes]:
+    """Every X-Forwarded-For value and the first X-Forwarded-Proto (b"" if none), read in one
+    pass: a trusted peer's every request is read here (the loopback's, by default)."""
+    values: list[bytes] = []
+    proto = None
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            values.append(value)
+        elif name == b"x-forwarded-proto" and proto is None:
+            proto = value
+    return values, proto or b""
 
 
 class ProxyHeadersMiddleware:
