@@ -35,7 +35,7 @@ from rest_framework.renderers import JSONRenderer
 
 from realtime import metrics
 from realtime.conf import realtime_settings
-from realtime.directhttp import DirectAnswer
+from realtime.directhttp import DirectAnswer, Headers
 from realtime.envelope import success
 from realtime.jsoncodec import MAX_DEPTH, nests_deeper
 
@@ -61,7 +61,7 @@ class EmitFastPath:
         self.app = app
         self.renderer = JSONRenderer()
         # read once, as SecurityMiddleware reads them when Django loads its middleware
-        self.security_headers = _security_headers()
+        self.security_headers = tuple(_security_headers())
         # HTTPS redirects and HSTS depend on how Django sees the scheme: leave them to it
         self.https_rules = bool(settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS)
 
@@ -98,23 +98,13 @@ class EmitFastPath:
         except Exception as exc:  # what the view would answer (the handler logs the unexpected)
             response = envelope_exception_handler(exc, {"view": view})
             status, body = response.status_code, self.renderer.render(response.data)
-        else:  # ints and fixed words: orjson writes the bytes DRF's JSONRenderer would
-            status, body = 200, orjson.dumps(success({"delivered": int(delivered)}))
+        else:
+            status, body = 200, _success_body(int(delivered))
         metrics.count(metrics.API_REQUESTS, ticket.route, str(status))
         metrics.observe(
             metrics.API_LATENCY, ticket.route, value=time.perf_counter() - ticket.started
         )
-        return DirectAnswer(status, self._headers(), body)
-
-    def _headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        # X-Frame-Options is read per answer, as XFrameOptionsMiddleware reads it
-        frame_options = getattr(settings, "X_FRAME_OPTIONS", "DENY").upper().encode()
-        return (
-            (b"content-type", b"application/json"),
-            (b"allow", b"POST, OPTIONS"),
-            (b"x-frame-options", frame_options),
-            *self.security_headers,
-        )
+        return DirectAnswer(status, _answer_headers(self.security_headers), body)
 
 
 class Ticket(NamedTuple):
@@ -135,19 +125,19 @@ def _checked_request(scope: Scope) -> Ticket | None:
     if scope.get("root_path"):
         return None
     headers = _headers(scope)
-    if headers is None or not _host_allowed(headers.get("host")):
+    if headers is None or not _host_allowed(headers.get(b"host")):
         return None
-    declared = headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > _body_limit():
+    declared = headers.get(b"content-length", b"")
+    if not declared.isdigit() or int(declared) > _body_limit():  # ASCII digits only
         return None
     length = int(declared)
     # DRF's parser matches the media type case-sensitively, and decodes by the charset
-    if length and headers.get("content-type", "").encode() not in JSON_TYPES:
+    if length and headers.get(b"content-type", b"") not in JSON_TYPES:
         return None
-    if not _accepts_json(headers.get("accept")):
+    if not _accepts_json(headers.get(b"accept")):
         return None
     client = scope.get("client")
-    if access_refusal(headers.get, client[0] if client else "") is not None:
+    if access_refusal(_text_reader(headers), client[0] if client else "") is not None:
         return None
     target = _validated_target(scope["path"], scope.get("query_string", b""))
     if target is None:
@@ -183,10 +173,30 @@ def _validated_target(path: str, query_string: bytes) -> Target | None:
     return match.route, view, EmitTarget.of(serializer)
 
 
+@functools.lru_cache(maxsize=8)  # one per EmitFastPath
+def _answer_headers(security_headers: Headers) -> Headers:
+    """An answer's headers: X-Frame-Options read as XFrameOptionsMiddleware reads it (on each
+    answer: here again after any setting changes), SecurityMiddleware's from its start."""
+    frame_options = getattr(settings, "X_FRAME_OPTIONS", "DENY").upper().encode()
+    return (
+        (b"content-type", b"application/json"),
+        (b"allow", b"POST, OPTIONS"),
+        (b"x-frame-options", frame_options),
+        *security_headers,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _success_body(delivered: int) -> bytes:
+    """A 200's body. Ints and fixed words: orjson writes the bytes DRF's JSONRenderer would."""
+    return orjson.dumps(success({"delivered": delivered}))
+
+
 @receiver(setting_changed)
 def _forget_targets(**kwargs: Any) -> None:
+    _answer_headers.cache_clear()
     _validated_target.cache_clear()
-    _validated_host.cache_clear()
+    _host_allowed.cache_clear()
     _body_limit.cache_clear()
 
 
@@ -198,35 +208,43 @@ def _body_limit() -> int:
     return limit if django_limit is None else min(limit, int(django_limit))
 
 
-def _headers(scope: Scope) -> dict[str, str] | None:
+def _headers(scope: Scope) -> dict[bytes, bytes] | None:
     """The request headers by lower-case name; None when a name repeats (Django joins those)."""
-    headers = {name.decode("latin-1").lower(): v.decode("latin-1") for name, v in scope["headers"]}
+    headers = {name.lower(): value for name, value in scope["headers"]}
     return headers if len(headers) == len(scope["headers"]) else None
 
 
-def _host_allowed(host: str | None) -> bool:
+def _text_reader(headers: dict[bytes, bytes]) -> Callable[[str], str | None]:
+    """`headers.get` by a lower-case name as text (as Django decodes a header)."""
+
+    def header(name: str) -> str | None:
+        value = headers.get(name.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
+
+    return header
+
+
+# by host, like the targets; USE_X_FORWARDED_HOST and ALLOWED_HOSTS are settings: a change
+# forgets what was remembered
+@functools.lru_cache(maxsize=MAX_TARGETS)
+def _host_allowed(host: bytes | None) -> bool:
     """Django's `request.get_host()` check (CommonMiddleware answers 400 otherwise)."""
     if host is None or settings.USE_X_FORWARDED_HOST:
         return False
-    return _validated_host(host)
-
-
-@functools.lru_cache(maxsize=MAX_TARGETS)  # by host, like the targets
-def _validated_host(host: str) -> bool:
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    domain, _port = split_domain_port(host)
+    domain, _port = split_domain_port(host.decode("latin-1"))
     return bool(domain) and validate_host(domain, allowed)
 
 
-def _accepts_json(accept: str | None) -> bool:
+def _accepts_json(accept: bytes | None) -> bool:
     """Whether DRF would answer plain JSON (with parameters, e.g. `indent`, let it decide)."""
     if accept is None:
         return True
-    if ";" in accept:
+    if b";" in accept:
         return False
-    return any(part.strip() in ACCEPTED for part in accept.split(","))
+    return any(part.strip() in ACCEPTED for part in accept.decode("latin-1").split(","))
 
 
 def _query(query_string: bytes) -> dict[str, str] | None:

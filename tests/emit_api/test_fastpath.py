@@ -179,14 +179,16 @@ async def test_a_second_request_to_a_target_gets_the_same_answer() -> None:
 
 
 def test_the_caches_are_bounded_and_forget_on_a_setting_change() -> None:
-    targets, hosts = fastpath._validated_target, fastpath._validated_host
+    targets, hosts = fastpath._validated_target, fastpath._host_allowed
     targets.cache_clear()
     for n in range(fastpath.MAX_TARGETS + 5):
         targets(f"/emit/user-{n}/hello", b"")
     assert 0 < targets.cache_info().currsize <= fastpath.MAX_TARGETS
     assert targets("/emit/u1/hello", b"namespace=nope") is None  # invalid: cached
-    assert fastpath._host_allowed("127.0.0.1:4000")
+    assert fastpath._host_allowed(b"127.0.0.1:4000")
     with override_settings(ROOT_URLCONF="config.urls"):
         assert targets.cache_info().currsize == 0 and hosts.cache_info().currsize == 0
     with override_settings(ALLOWED_HOSTS=["example.org"]):
-        assert not fastpath._host_allowed("127.0.0.1:4000")  # the new setting, not the cache
+        assert not fastpath._host_allowed(b"127.0.0.1:4000")  # the new setting, not the cache
+    with override_settings(USE_X_FORWARDED_HOST=True):
+        assert not fastpath._host_allowed(b"127.0.0.1:4000")
