@@ -49,6 +49,7 @@ class MountRouter:
     def __init__(self, mounts: dict[str, EngineServer], fallback: ASGIApp) -> None:
         self.mounts = [(path.rstrip("/"), server) for path, server in mounts.items()]
         self.fallback = fallback
+        self.prepared_hub: Any = None  # the hub `prepare` has readied (asked every request)
 
     def server_for(self, path: str) -> EngineServer | None:
         for prefix, server in self.mounts:
@@ -60,10 +61,14 @@ class MountRouter:
         """What serving any request needs: the hub on this loop, the layer up (or given up
         on), the shutdown handler installed."""
         hub = get_hub()
+        if hub is self.prepared_hub:
+            return
         hub.bind_loop()
         if not hub.link.is_ready:  # once: other processes may be told our sessions' ids
             await hub.link.ready(LAYER_READY_TIMEOUT_S)
         shutdown.install()
+        if hub.link.is_ready:  # a layer given up on is waited for again by the next request
+            self.prepared_hub = hub
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await self.prepare()
