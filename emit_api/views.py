@@ -79,9 +79,10 @@ class BaseEmitView(AsyncInternalView):
         return delivered(await self.emit(target, self.json_body(request)))
 
     @classmethod
-    async def emit(cls, target: EmitTarget, payload: Any) -> int:
-        """Emit the request's event to its target (emit_api.fastpath calls this too)."""
-        return await cls.service(
+    def emit(cls, target: EmitTarget, payload: Any) -> Awaitable[int]:
+        """Emit the request's event to its target (emit_api.fastpath calls this too): the
+        service's own coroutine, with no coroutine of its own around it."""
+        return cls.service(
             **{cls.target: target.data[cls.target]},
             event=target.data["event"],
             payload=payload,
