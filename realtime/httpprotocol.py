@@ -293,15 +293,23 @@ class HttpProtocol(HttpToolsProtocol):
 
 
 class DueAnswers:
-    """The exchanges of one event loop whose answers are due, answered together in its next
-    turn, each as far as it goes without waiting (realtime.eager).
+    """The exchanges of one event loop whose answers are due, answered together by one task
+    in its next turn, each as far as it goes without waiting (realtime.eager).
 
     As with a task per exchange, the turn that reads the requests ends before any is
     answered: under load it reads every ready connection first, and the next turn answers
     them all. Answered from inside the parse instead, the clients were woken sooner, sent
     fewer requests per turn, and the turn's own cost was paid more often: measured slower
-    (bench/RESULTS.md). Without the task (its creation, its step, the set of tasks it joins
-    and leaves: ~1 µs), the REST emits gained ~8 % (ABBA runs, bench/RESULTS.md).
+    (bench/RESULTS.md). With one task for all (a task's creation, its step, the set of tasks
+    it joins and leaves: ~1 µs an exchange before), the REST emits gained 5-8 % (ABBA runs,
+    bench/RESULTS.md).
+
+    The task is there for what runs eagerly: code that asks for the current task (asyncio's
+    `timeout`, in redis-py's reads: a relayed socket's frame goes to Redis from within an
+    emit) gets this one. A timeout entered there that is still open when its coroutine first
+    waits stays bound to this task, which is done by then: it no longer cancels the wait.
+    (The session's eager writer, realtime.engineio.session, has the same limit, bound to its
+    caller's task instead.)
     """
 
     __slots__ = ("exchanges",)
@@ -311,10 +319,12 @@ class DueAnswers:
 
     def add(self, protocol: HttpProtocol, exchange: DirectExchange) -> None:
         if not self.exchanges:
-            protocol.loop.call_soon(self.answer_all)
+            task = protocol.loop.create_task(self.answer_all())
+            task.add_done_callback(protocol.tasks.discard)  # the server waits for it to stop
+            protocol.tasks.add(task)
         self.exchanges.append((protocol, exchange))
 
-    def answer_all(self) -> None:
+    async def answer_all(self) -> None:
         exchanges, self.exchanges = self.exchanges, []
         for protocol, exchange in exchanges:
             protocol.answer_eagerly(exchange)
