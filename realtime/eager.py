@@ -9,18 +9,25 @@ eager task factory does this for every task; this is the same for one call site 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine, Generator
 from typing import Any
 
 
-def run_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+def run_eagerly(
+    coro: Coroutine[Any, Any, None], context: contextvars.Context | None = None
+) -> asyncio.Task[None] | None:
     """Start `coro` now; None if it finished without suspending, else the task that goes on
-    with it (an exception it raised before suspending propagates here)."""
+    with it (an exception it raised before suspending propagates here).
+
+    With `context`, every step runs in that one context, the first too: a context variable
+    set before the coroutine first waits can be reset after it (Django's request handler
+    does). Without, the first step runs in the caller's context and the task in a copy."""
     try:
-        yielded = coro.send(None)
+        yielded = coro.send(None) if context is None else context.run(coro.send, None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_Resumed(coro, yielded))
+    return asyncio.get_running_loop().create_task(_Resumed(coro, yielded), context=context)
 
 
 _NOTHING = object()

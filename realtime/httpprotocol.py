@@ -228,7 +228,7 @@ class HttpProtocol(HttpToolsProtocol):
         """Answer `exchange` now, in a context of its own, as far as it goes without waiting;
         a task goes on with it if it must wait."""
         try:
-            task = contextvars.copy_context().run(run_eagerly, self._answer(exchange))
+            task = run_eagerly(self._answer(exchange), contextvars.copy_context())
         except Exception:  # a bug past the route's own failures: nothing more can be answered
             logger.exception("Exception in a direct route")
             self.transport.close()
@@ -242,8 +242,8 @@ class HttpProtocol(HttpToolsProtocol):
             answer = await self.app.answer_direct(
                 exchange.route, exchange.ticket, bytes(exchange.body)
             )
-            if answer is None:  # given back: the application answers, from the same body
-                return await self._give_back(exchange)
+            if answer is None:  # given back: the application answers, from the same body,
+                return self._give_back(exchange)  # in a task of its own, as uvicorn runs it
             written = self._answer_bytes(answer, exchange.keep_alive)
         except BaseException as exc:  # as uvicorn's cycle answers an application's failure
             logger.error("Exception in a direct route", exc_info=exc)
@@ -270,7 +270,7 @@ class HttpProtocol(HttpToolsProtocol):
         head += [b"\r\n", body]
         return b"".join(head)
 
-    async def _give_back(self, exchange: DirectExchange) -> None:
+    def _give_back(self, exchange: DirectExchange) -> None:
         """Answer the exchange through the application, as uvicorn's cycle, its body whole."""
         cycle = RequestResponseCycle(
             scope=exchange.scope,  # type: ignore[arg-type]
@@ -289,7 +289,7 @@ class HttpProtocol(HttpToolsProtocol):
         cycle.message_event.set()
         if self.cycle is exchange:  # uvicorn's shutdown and connection_lost see the cycle
             self.cycle = cycle
-        await cycle.run_asgi(self.app)
+        super()._start_asgi_task(cycle, self.app)
 
 
 class DueAnswers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -61,4 +62,28 @@ async def test_an_exception_after_suspending_is_the_tasks() -> None:
     task = run_eagerly(write())
     assert task is not None
     with pytest.raises(ValueError, match="gone"):
+        await task
+
+
+async def test_in_a_context_of_its_own_a_variable_set_before_waiting_is_reset_after() -> None:
+    """As Django's request handler does; without `context` the task runs in a copy, where the
+    token of the first step is refused."""
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="outer")
+    seen: list[str] = []
+
+    async def handle() -> None:
+        token = variable.set("inner")
+        await asyncio.sleep(0)
+        seen.append(variable.get())
+        variable.reset(token)
+        seen.append(variable.get())
+
+    task = run_eagerly(handle(), contextvars.copy_context())
+    assert task is not None
+    await task
+    assert seen == ["inner", "outer"]
+    assert variable.get() == "outer"  # the caller's context never saw it
+    task = run_eagerly(handle())
+    assert task is not None
+    with pytest.raises(ValueError, match="different Context"):
         await task
