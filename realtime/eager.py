@@ -2,8 +2,10 @@
 
 The WebSocket writer of a session is the hot path of every broadcast: one wake-up per socket
 per message. Its ASGI `send` almost never suspends (uvicorn waits only while the transport is
-paused; daphne never), so a task per wake-up costs more than the write itself. Python 3.12's
-eager task factory does this for every task; this is the same for one call site on 3.11.
+paused; daphne never), so a task per wake-up costs more than the write itself. The direct
+HTTP answers (realtime.httpprotocol) start the same way. Python 3.12's eager task factory does
+this for every task; this is the same for these call sites on 3.11, with one difference: what
+runs before the first suspension sees the caller's task as the current one, not its own.
 """
 
 from __future__ import annotations

@@ -300,9 +300,9 @@ class DueAnswers:
     answered: under load it reads every ready connection first, and the next turn answers
     them all. Answered from inside the parse instead, the clients were woken sooner, sent
     fewer requests per turn, and the turn's own cost was paid more often: measured slower
-    (bench/RESULTS.md). With one task for all (a task's creation, its step, the set of tasks
-    it joins and leaves: ~1 µs an exchange before), the REST emits gained 5-8 % (ABBA runs,
-    bench/RESULTS.md).
+    (bench/RESULTS.md). With one task for all instead of one each (a task's creation, its
+    step, the set of tasks it joins and leaves), a REST emit costs ~1.1 µs less of its ~34
+    (bench/restpath.py); REST runs gave +5-8 % at first, within their noise later.
 
     The task is there for what runs eagerly: code that asks for the current task (asyncio's
     `timeout`, in redis-py's reads: a relayed socket's frame goes to Redis from within an
