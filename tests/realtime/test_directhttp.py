@@ -215,11 +215,14 @@ async def test_a_shutdown_lets_the_answer_in_flight_out_then_closes() -> None:
 
 
 async def test_an_answer_that_waits_holds_up_none_answered_in_the_same_turn() -> None:
-    async with served() as (port, _, _), connection(port) as (slow_r, slow_w):
-        async with connection(port) as (fast_r, fast_w):
-            slow_w.write(request("POST", "/direct/slow", b"slow"))
-            fast_w.write(request("POST", "/direct/echo", b"fast"))
-            fast = await asyncio.wait_for(read_answer(fast_r), 0.15)  # the slow one takes 0.2 s
-            assert (fast.status, fast.body) == (201, b"fast")
-            slow = await read_answer(slow_r)
-            assert (slow.status, slow.body) == (201, b"slow")
+    async with (
+        served() as (port, _, _),
+        connection(port) as (slow_r, slow_w),
+        connection(port) as (fast_r, fast_w),
+    ):
+        slow_w.write(request("POST", "/direct/slow", b"slow"))
+        fast_w.write(request("POST", "/direct/echo", b"fast"))
+        fast = await asyncio.wait_for(read_answer(fast_r), 0.15)  # the slow one takes 0.2 s
+        assert (fast.status, fast.body) == (201, b"fast")
+        slow = await read_answer(slow_r)
+        assert (slow.status, slow.body) == (201, b"slow")
