@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -86,42 +88,43 @@ async def test_refused_upgrade_is_an_error() -> None:
     assert result == {"got": [], "error": "upgrade refused: HTTP/1.1 403 Forbidden"}
 
 
-async def test_forged_accept_is_an_error() -> None:
-    async def forged(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi"
-        )
+async def against_raw_server(answer: Callable[[bytes], bytes]) -> Any:
+    """The client's result against a server that reads the upgrade request, writes
+    `answer(its head)` in one write, and waits for the client to close."""
+
+    async def serve_raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer(await reader.readuntil(b"\r\n\r\n")))
         await writer.drain()
         await reader.read()
         writer.close()
 
-    server = await asyncio.start_server(forged, "127.0.0.1", 0)
+    server = await asyncio.start_server(serve_raw, "127.0.0.1", 0)
     async with server:
         port = server.sockets[0].getsockname()[1]
-        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
+        return await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
+
+
+def switching(accept: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
+async def test_forged_accept_is_an_error() -> None:
+    result = await against_raw_server(
+        lambda head: switching(b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") + b"\x81\x02hi"
+    )
     assert result == {"got": [], "error": "wrong Sec-WebSocket-Accept"}
 
 
 async def test_nothing_is_delivered_after_a_protocol_error_in_the_same_chunk() -> None:
-    async def unknown_opcode(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
+    def unknown_opcode(head: bytes) -> bytes:
         key = head.split(b"Sec-WebSocket-Key: ")[1].split(b"\r\n")[0]
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-            b"\x81\x01a\x83\x00\x81\x01c"  # "a", a reserved opcode, then "c": one write
-        )
-        await writer.drain()
-        await reader.read()
-        writer.close()
+        return switching(accept) + b"\x81\x01a\x83\x00\x81\x01c"  # "a", opcode 3, "c"
 
-    server = await asyncio.start_server(unknown_opcode, "127.0.0.1", 0)
-    async with server:
-        port = server.sockets[0].getsockname()[1]
-        result = await run_module(CLIENT, f"ws://127.0.0.1:{port}/")
+    result = await against_raw_server(unknown_opcode)
     assert [entry["text"] for entry in result["got"]] == ["a"]
     assert result["error"] == "opcode 3"
 
