@@ -83,7 +83,6 @@ def emit_request(user: int) -> bytes:
 async def measure(requests: int, connections: int, profile: bool) -> dict[str, Any]:
     """Run `requests` emits, `connections` at a time (one loop turn reads them all, the next
     answers them, as under load); the CPU per request and what was written and delivered."""
-    import uvicorn
     from uvicorn.server import ServerState
 
     from realtime.asgiservers import uvicorn_config
@@ -132,7 +131,6 @@ async def measure(requests: int, connections: int, profile: bool) -> dict[str, A
         "answers_written": sum(transport.writes for _, transport, _ in pairs),
         "delivered": sum(socket.delivered for socket in sockets),
         "last_answer": pairs[0][1].last.decode("latin-1"),
-        "uvicorn": uvicorn.__version__,
     }
 
 
